@@ -78,11 +78,21 @@ def cache_root() -> Path:
     return Path(os.environ.get("RLKIT_CACHE_DIR", Path.home() / ".cache" / "rlkit"))
 
 
+# The chat scaffolding every prompt carries, so its pieces become single tokens early in BPE.
+SCAFFOLD_TEXT = [
+    "system\nuser\nassistant\ntool\n",
+    "List of tools: ",
+    "You are a helpful assistant that calls tools.",
+    '{"status": "ok", "error": null, "result": true, "value": false}',
+    "(name='', arguments={}, type: string|integer|number|boolean|array|object)",
+]
+
+
 def tokenizer_corpus(samples_per_env: int, seed: int) -> list[str]:
-    """Text the tokenizer is trained on: generated env utterances, replies, tools and calls."""
+    """Text the tokenizer is trained on: chat scaffolding plus generated env utterances and calls."""
     from envs.registry import sample_corpus
 
-    return sample_corpus(samples_per_env, seed)
+    return SCAFFOLD_TEXT * 50 + sample_corpus(samples_per_env, seed)
 
 
 def build_tokenizer(corpus: list[str], vocab_size: int) -> Any:
