@@ -1,0 +1,127 @@
+"""python recipes/sft.py [--config recipes/configs/sft.yaml] [section.key=value ...]
+
+Narrow SFT: TRL's SFTTrainer on tool-calling conversations, loss on assistant turns only.
+
+1. Load the model (default: the embedded tiny LFM2) and rows from an env generator, a distil JSONL
+   file or a BFCL question file (`data:` section).
+2. Render each conversation with the `lfm2_v2_training` template, the tool list in the system turn
+   in the configured `tool_style`, and keep the template's assistant mask: the loss covers the
+   assistant's text, its tool calls and its end-of-turn token, nothing from system/user/tool turns.
+3. Train (full weights, or LoRA on LFM2's attention/MLP/short-conv projections), then save a plain
+   HF model to `<output_dir>/model` (LoRA merged in), with the resolved config beside it.
+
+Resuming: with `train.save_steps > 0`, a rerun continues from the newest checkpoint in output_dir.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers.trainer_utils import get_last_checkpoint
+from trl import SFTConfig, SFTTrainer
+
+from rlkit.chat import ToolStyle
+from rlkit.config import parse_cli, save_config
+from rlkit.lora import LoraSettings, peft_config, save_merged
+from rlkit.model import add_vllm_config_fields, load_model_and_tokenizer
+from rlkit.sft_data import build_sft_dataset
+from rlkit.task_source import TaskSource, load_task_rows
+
+log = logging.getLogger("recipes.sft")
+DEFAULT_CONFIG = Path(__file__).parent / "configs" / "sft.yaml"
+
+
+@dataclass
+class SFTTrainSettings:
+    """The `train:` section."""
+
+    max_steps: int = 600
+    batch_size: int = 8
+    grad_accum: int = 1
+    learning_rate: float = 2e-3
+    lr_scheduler: str = "cosine"
+    warmup_steps: int = 20
+    weight_decay: float = 0.0
+    max_length: int = 1024  # longer conversations are skipped (and counted), never truncated
+    packing: bool = False
+    logging_steps: int = 20
+    save_steps: int = 0  # 0 = no intermediate checkpoints
+    seed: int = 0
+    num_threads: int = 1  # torch CPU threads (the dev machine is shared); 0 = torch's default
+    report_to: str = "wandb"  # "none" to disable; wandb runs offline unless WANDB_MODE says otherwise
+
+
+@dataclass
+class SFTRecipeConfig:
+    """Everything `recipes/sft.py` reads."""
+
+    model: str = "tiny-lfm2"
+    tool_style: ToolStyle = "compact"
+    output_dir: str = "runs/sft"
+    data: TaskSource = field(default_factory=lambda: TaskSource(kind="episode", num_rows=3000))
+    train: SFTTrainSettings = field(default_factory=SFTTrainSettings)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+
+
+def main(config: SFTRecipeConfig) -> Path:
+    """Train and return the folder of the saved (merged) model."""
+    os.environ.setdefault("WANDB_MODE", "offline")
+    if config.train.num_threads:
+        torch.set_num_threads(config.train.num_threads)
+    output_dir = Path(config.output_dir)
+    save_config(config, output_dir / "config.yaml")
+
+    model, tokenizer = load_model_and_tokenizer(config.model)
+    rows = load_task_rows(config.data)
+    train_set, report = build_sft_dataset(rows, tokenizer, config.tool_style, config.train.max_length)
+    log.info("SFT on %d conversations (%d skipped) from %s", report.kept, sum(report.skipped.values()), config.data.source)
+
+    train = config.train
+    args = SFTConfig(
+        output_dir=str(output_dir),
+        max_steps=train.max_steps,
+        per_device_train_batch_size=train.batch_size,
+        gradient_accumulation_steps=train.grad_accum,
+        learning_rate=train.learning_rate,
+        lr_scheduler_type=train.lr_scheduler,
+        warmup_steps=train.warmup_steps,
+        weight_decay=train.weight_decay,
+        max_length=train.max_length,
+        packing=train.packing,
+        logging_steps=train.logging_steps,
+        save_strategy="steps" if train.save_steps else "no",
+        save_steps=train.save_steps or 500,
+        seed=train.seed,
+        report_to=train.report_to,
+        run_name=output_dir.name,
+        bf16=False,
+        gradient_checkpointing=False,  # TRL turns it on by default; on tiny CPU models it only costs time
+        use_cpu=not torch.cuda.is_available(),
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        processing_class=tokenizer,
+        peft_config=peft_config(config.lora),
+    )
+    checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() and train.save_steps else None
+    if checkpoint:
+        log.info("resuming SFT from %s", checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint)
+
+    model_dir = save_merged(trainer.model, tokenizer, output_dir / "model")
+    if getattr(trainer.model.config, "model_type", "") == "lfm2":
+        add_vllm_config_fields(model_dir)
+    log.info("SFT model saved to %s", model_dir)
+    return model_dir
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    main(parse_cli(SFTRecipeConfig, sys.argv[1:], DEFAULT_CONFIG))
