@@ -1,0 +1,120 @@
+"""Generate teacher replies into a resumable raw JSONL, then run every reply through the funnel.
+
+The raw file (`raw.jsonl`) has one line per finished request: its plan, and the reply or the
+error. It is appended to and flushed as replies arrive, so a killed run loses at most the requests
+in flight; a rerun keeps every request that has a reply and asks again only for the rest (failed
+ones included). Validation is cheap and deterministic, so it always re-reads the whole raw file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from rlkit.synth.conversation import Conversation, parse_teacher_reply
+from rlkit.synth.prompts import RequestPlan, build_messages
+from rlkit.synth.reasons import Drop, Rejected
+from rlkit.synth.report import Outcome
+from rlkit.synth.teacher import Teacher, TeacherReply, ask_all
+from rlkit.synth.validate import Funnel
+
+log = logging.getLogger(__name__)
+
+
+class ResumeError(ValueError):
+    """The raw file in the output folder was made with different request plans."""
+
+
+def read_raw(path: Path) -> dict[int, dict[str, Any]]:
+    """The latest record per request id in a raw JSONL (a torn last line from a kill is skipped)."""
+    records: dict[int, dict[str, Any]] = {}
+    if not path.is_file():
+        return records
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            records[int(record["request_id"])] = record
+        except (ValueError, KeyError, TypeError):
+            if number == len(lines):
+                log.warning("%s: skipping a torn last line (the run was interrupted while writing)", path)
+                continue
+            raise ValueError(f"{path}:{number}: not a raw teacher record") from None
+    return records
+
+
+def generate(
+    teacher: Teacher,
+    plans: list[RequestPlan],
+    task_description: str,
+    tools: list[dict],
+    seeds: list[Conversation],
+    raw_path: Path,
+    concurrency: int,
+    seed: int,
+) -> dict[int, dict[str, Any]]:
+    """Ask the teacher for every plan without a stored reply; returns all records by request id."""
+    records = read_raw(raw_path)
+    for plan in plans:
+        stored = records.get(plan.request_id)
+        if stored is not None and stored.get("plan") != plan.to_dict():
+            raise ResumeError(
+                f"{raw_path}: request {plan.request_id} was planned differently by an earlier run "
+                "(seeds, diversity or seed changed); use a new output folder or delete raw.jsonl"
+            )
+    todo = [plan for plan in plans if records.get(plan.request_id, {}).get("reply") is None]
+    log.info("teacher: %d requests, %d already answered, %d to ask", len(plans), len(plans) - len(todo), len(todo))
+    by_id = {plan.request_id: plan for plan in todo}
+    raw_path.parent.mkdir(parents=True, exist_ok=True)
+    with raw_path.open("a") as out:
+
+        def store(request_id: int, reply: TeacherReply) -> None:
+            record = {
+                "request_id": request_id,
+                "plan": by_id[request_id].to_dict(),
+                "reply": reply.text,
+                "error": reply.error,
+                "detail": reply.detail,
+                "attempts": reply.attempts,
+                "cached": reply.cached,
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.flush()
+            records[request_id] = record
+
+        requests = ((p.request_id, build_messages(p, task_description, tools, seeds), seed + p.request_id) for p in todo)
+        ask_all(teacher, requests, concurrency, store, total=len(todo))
+    return records
+
+
+def validate_records(
+    records: dict[int, dict[str, Any]],
+    plans: list[RequestPlan],
+    funnel: Funnel,
+    max_user_turns: int,
+    max_turn_chars: int,
+) -> tuple[list[Outcome], list[tuple[int, Conversation]]]:
+    """Outcome of every plan (in request order) and the kept (request id, conversation) pairs."""
+    outcomes, kept = [], []
+    for plan in plans:
+        record = records.get(plan.request_id)
+        outcome = Outcome(plan.request_id, plan.target_tool, call_name=None)
+        if record is None or record.get("reply") is None:
+            reason = record.get("error") if record else None
+            outcome.drop = Drop(reason or "teacher_error", (record or {}).get("detail") or "no reply recorded")
+        else:
+            try:
+                conversation = parse_teacher_reply(record["reply"], max_user_turns, max_turn_chars)
+            except Rejected as rejected:
+                outcome.drop = rejected.drop
+            else:
+                outcome.call_name = conversation.next_call.name
+                outcome.drop = funnel.admit(f"request #{plan.request_id}", conversation)
+                if outcome.drop is None:
+                    kept.append((plan.request_id, conversation))
+        outcomes.append(outcome)
+    return outcomes, kept
