@@ -1,0 +1,52 @@
+"""Verifiers for env tasks: the reference check of the next call, and the final-state replay check.
+
+Both take a task row (the dict `Task.to_example()` produces, or a dataset row) so reward functions
+can call them with the dataset columns they receive.
+"""
+
+from __future__ import annotations
+
+import json
+
+from rlkit.toolcall import ToolCall, Verdict, check_calls, expected_from_answer
+
+
+def reference_check(example: dict, predicted: list[ToolCall]) -> Verdict:
+    """BFCL-style equivalence of the predicted calls with the row's reference `answer`."""
+    return check_calls(predicted, expected_from_answer(example["answer"]), example["tools"])
+
+
+def prefix_calls(messages: list[dict]) -> list[list[ToolCall]]:
+    """The tool-call steps already in a conversation, in order."""
+    steps = []
+    for message in messages:
+        if message.get("role") == "assistant" and message.get("tool_calls"):
+            steps.append([ToolCall(c["function"]["name"], dict(c["function"]["arguments"])) for c in message["tool_calls"]])
+    return steps
+
+
+def state_after(example: dict, steps: list[list[ToolCall]]) -> dict:
+    """The env state after replaying the row's conversation and then `steps` in a fresh seeded env."""
+    from envs.registry import make_env
+
+    env = make_env(example["env"], example["env_seed"])
+    for calls in prefix_calls(example["messages"]):
+        env.step(calls)
+    for calls in steps:
+        env.step(calls)
+    return env.state()
+
+
+def final_state_check(example: dict, predicted: list[ToolCall] | list[list[ToolCall]],
+                      reference: list[list[ToolCall]] | None = None) -> bool:
+    """True when the predicted calls leave the world as the reference calls do.
+
+    `predicted` is one step (a list of calls) or several steps (a list of lists, e.g. a whole
+    multi-turn rollout); `reference` defaults to the row's `answer` as one step. Different but
+    equivalent sequences (other order, other path spelling, split into steps) pass; read-only
+    calls change nothing, so pair this check with `reference_check` for lookup tasks.
+    """
+    steps = predicted if predicted and isinstance(predicted[0], list) else [predicted]
+    if reference is None:
+        reference = [[ToolCall(c["name"], c["arguments"]) for c in json.loads(example["answer"])]]
+    return state_after(example, steps) == state_after(example, reference)
