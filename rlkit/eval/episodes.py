@@ -29,6 +29,7 @@ class _Playing:
     env: Any
     messages: list[dict[str, Any]]
     record: EpisodeRecord
+    tools: str = ""
     turn: int = 0
     steps: int = 0
     calls: list[ToolCall] = field(default_factory=list)
@@ -48,20 +49,19 @@ def play_episodes(
     max_steps_per_turn: int = 4,
 ) -> list[EpisodeRecord]:
     """Play every episode to its last user turn on the model's own history; one record each."""
-    tools = {id(ep): json.dumps(ep.tools) for ep in episodes}
     playing = []
     for episode in episodes:
         env = env_factory(episode)
         record = EpisodeRecord(episode.episode_id, setting, episode.env, num_turns=len(episode.turns))
-        state = _Playing(episode, env, [{"role": "system", "content": episode.system}], record)
+        state = _Playing(episode, env, [{"role": "system", "content": episode.system}], record, json.dumps(episode.tools))
         _start_turn(state)
         playing.append(state)
     params = SamplingParams(**{**vars(params), "n": 1})
     while active := [p for p in playing if not p.finished]:
-        prompts = [ChatPrompt(p.messages, tools[id(p.episode)]) for p in active]
+        prompts = [ChatPrompt(p.messages, p.tools) for p in active]
         outputs = engine.generate(prompts, params)
         for state, group in zip(active, outputs):
-            _advance(state, group[0], tools[id(state.episode)], max_steps_per_turn)
+            _advance(state, group[0], max_steps_per_turn)
     for state in playing:
         state.record.final_state_match = state.env.state() == state.episode.final_state
     return [p.record for p in playing]
@@ -73,7 +73,7 @@ def _start_turn(state: _Playing) -> None:
         state.steps, state.calls, state.error = 0, [], None
 
 
-def _advance(state: _Playing, completion: Completion, tools: str, max_steps: int) -> None:
+def _advance(state: _Playing, completion: Completion, max_steps: int) -> None:
     """Feed one completion into the episode: run its calls, or close the turn with its reply."""
     parsed = parse_tool_calls(completion.text)
     state.steps += 1
@@ -104,9 +104,10 @@ def _finish_turn(state: _Playing, last: Completion, reply: str) -> None:
     if state.error:
         ok, reason = False, PARSE_ERROR
     else:
-        verdict = check_calls(state.calls, expected, tools)
+        verdict = check_calls(state.calls, expected, state.tools)
         ok, reason = verdict.ok, verdict.reason
-    looped = loop_report(last)[0] if reply else False
+    # A turn loops when its reply text cycles to the token limit or its call steps repeat one call.
+    looped = loop_report(last, state.calls)[0]
     state.record.turns.append(
         TurnRecord(
             turn_index=state.turn,
@@ -115,7 +116,7 @@ def _finish_turn(state: _Playing, last: Completion, reply: str) -> None:
             calls=[{"name": c.name, "arguments": c.arguments} for c in state.calls],
             expected=[{"name": c.name, "arguments": c.arguments} for c in reference],
             reply=reply,
-            reply_looped=looped,
+            looped=looped,
             facts=facts,
             facts_mentioned=facts_mentioned(reply, facts) if reply else [],
             steps=state.steps,

@@ -110,7 +110,7 @@ def examples_from_rows(rows: Iterable[dict[str, Any]], source: str = "") -> list
 def score_completion(example: EvalExample, completion: Completion, setting: str) -> ExampleRecord:
     """Parse one completion and score it against the example's reference (calls, facts, loops)."""
     parsed = parse_tool_calls(completion.text)
-    looped, loop = loop_report(completion)
+    looped, loop = loop_report(completion, parsed.calls)
     record = ExampleRecord(
         example_id=example.example_id,
         setting=setting,

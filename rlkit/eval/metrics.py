@@ -30,16 +30,20 @@ def rate(hits: int, n: int) -> float | None:
 
 
 def facts_mentioned(text: str, facts: Iterable[str]) -> list[str]:
-    """The facts that occur in `text` as whole words (case-insensitive, `_` read as a space).
+    """The facts that occur in `text`, case-insensitive, `_` read as a space, starting at a word start.
 
-    >>> facts_mentioned("Done, the living room lights are on.", ["living room", "on", "72"])
-    ['living room', 'on']
+    A fact ending in a digit must also end at a word end ("7" is not in "72"); a word fact may
+    carry a suffix ("cancel" is in "cancelled"), as the envs' facts are word stems.
+
+    >>> facts_mentioned("Done, your card is cancelled and the lights are on.", ["cancel", "on", "7", "card"])
+    ['cancel', 'on', 'card']
     """
     haystack = _normalize(text)
     found = []
     for fact in facts:
         needle = _normalize(str(fact))
-        if needle and re.search(r"(?<!\w)" + re.escape(needle) + r"(?!\w)", haystack):
+        end = r"(?!\w)" if needle[-1:].isdigit() else ""
+        if needle and re.search(r"(?<!\w)" + re.escape(needle) + end, haystack):
             found.append(fact)
     return found
 
@@ -134,8 +138,8 @@ def episode_metrics(episodes: list[EpisodeRecord]) -> dict:
         "final_state_match_rate": rate(sum(1 for e in episodes if e.final_state_match), n),
         "success_by_num_turns": success_by_num_turns(episodes),
         "accuracy_by_turn_own_history": accuracy_by_turn_own_history(episodes),
-        "reply_loop_rate": rate(
-            sum(1 for e in episodes for t in e.turns if t.reply_looped), sum(len(e.turns) for e in episodes)
+        "turn_loop_rate": rate(
+            sum(1 for e in episodes for t in e.turns if t.looped), sum(len(e.turns) for e in episodes)
         ),
     }
 

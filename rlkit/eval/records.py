@@ -93,7 +93,7 @@ class TurnRecord:
     calls: list[dict[str, Any]] = field(default_factory=list)
     expected: list[dict[str, Any]] = field(default_factory=list)
     reply: str = ""
-    reply_looped: bool = False
+    looped: bool = False  # reply text cycled to the token limit, or the turn repeated one call
     facts: list[str] = field(default_factory=list)
     facts_mentioned: list[str] = field(default_factory=list)
     steps: int = 0

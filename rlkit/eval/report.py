@@ -97,7 +97,7 @@ def _turn_tables(metrics: dict[str, dict]) -> list[str]:
             lines.append(f"| {int(turn) + 1} | {cells[0]} | {cells[1]} |")
         if episodes:
             lines += ["", f"Episodes: {episodes['n']}, success {pct(episodes['success_rate'])}, final state matches "
-                      f"{pct(episodes['final_state_match_rate'])}, reply loop rate {pct(episodes['reply_loop_rate'])}.",
+                      f"{pct(episodes['final_state_match_rate'])}, turn loop rate {pct(episodes['turn_loop_rate'])}.",
                       "", "| user turns | episodes | success |", "|---|---|---|"]
             for turns, row in sorted(episodes["success_by_num_turns"].items(), key=lambda kv: int(kv[0])):
                 lines.append(f"| {turns} | {row['n']} | {pct(row['accuracy'])} |")

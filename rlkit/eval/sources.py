@@ -120,8 +120,8 @@ def load_env_split(env: str, split: str = "test", n_episodes: int = 16, seed: in
 
 def make_env(episode: Any) -> Any:
     """A fresh env for an episode, in the episode's seeded start state."""
-    from envs.registry import ENVS
+    from envs.registry import make_env as make_registered_env
 
-    env = ENVS[episode.env](seed=episode.env_seed)
+    env = make_registered_env(episode.env, seed=episode.env_seed)
     env.reset()
     return env
