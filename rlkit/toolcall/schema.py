@@ -82,7 +82,8 @@ def normalize_tool(tool: Any, index: int = 0) -> dict:
     name = function.get("name")
     if not isinstance(name, str) or not name:
         raise ToolSchemaError(f"tool #{index} has no function name")
-    parameters = function.get("parameters") or {}
+    parameters = function.get("parameters")
+    parameters = {} if parameters is None else parameters
     if not isinstance(parameters, dict):
         raise ToolSchemaError(f"tool {name!r}: parameters must be an object")
     properties = parameters.get("properties") or {}
