@@ -21,19 +21,10 @@ import json
 
 from envs.base import ToolEnv
 from envs.registry import ENVS, generate_tasks, make_env
-from envs.verify import prefix_calls
-from rlkit.toolcall import ToolCall, check_calls, expected_from_answer
+from envs.verify import prefix_calls, replay_reward
+from rlkit.toolcall import ToolCall
 
 JSON_TYPES = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list, "object": dict}
-
-# Calls that only look things up: the final state cannot tell whether they happened, so the reward
-# also asks that the rollout made them.
-READ_ONLY_TOOLS = {
-    "smart_home": {"get_device_status"},
-    "banking": {"check_balance"},
-    "shell": {"list_dir", "read_file", "find_files", "grep", "count_lines", "file_info"},
-}
-
 
 class TRLEnvAdapter:
     """Base of the generated adapters: holds one env, the current row, and the calls made so far."""
@@ -61,29 +52,13 @@ class TRLEnvAdapter:
         return responses[0]
 
     def get_reward(self) -> float:
-        """1.0 when the rollout's calls leave the reference final state (and made the reference lookups)."""
+        """1.0 when the rollout leaves the reference final state (see envs.verify.replay_reward)."""
         if not self._row:
             return 0.0
-        reference = json.loads(self._row.get("reference_steps") or "[]") or [json.loads(self._row["answer"])]
-        expected = make_env(self.env_name, int(self._row.get("env_seed", 0)))
-        for calls in prefix_calls(self._row.get("prompt") or self._row.get("messages") or []):
-            expected.step(calls)
-        lookups = []
-        for step in reference:
-            calls = [ToolCall(c["name"], c["arguments"]) for c in step]
-            expected.step(calls)
-            lookups += [c for c in calls if c.name in READ_ONLY_TOOLS[self.env_name]]
-        if self._env.state() != expected.state():
-            return 0.0
-        if not lookups:
-            return 1.0
-        made = sum(any(_same_call(done, wanted, self._env.tools_json()) for done in self._calls) for wanted in lookups)
-        return made / len(lookups)
-
-
-def _same_call(done: ToolCall, wanted: ToolCall, tools_json: str) -> bool:
-    answer = json.dumps([{"name": wanted.name, "arguments": wanted.arguments}])
-    return check_calls([done], expected_from_answer(answer), tools_json).ok
+        row = dict(self._row, messages=self._row.get("prompt") or self._row.get("messages") or [])
+        steps = json.loads(row.get("reference_steps") or "[]") or [json.loads(row["answer"])]
+        reference = [[ToolCall(c["name"], c["arguments"]) for c in step] for step in steps]
+        return replay_reward(row, self._calls, self._env.state(), reference)
 
 
 def _tool_method(schema: dict):

@@ -50,3 +50,39 @@ def final_state_check(example: dict, predicted: list[ToolCall] | list[list[ToolC
     if reference is None:
         reference = [[ToolCall(c["name"], c["arguments"]) for c in json.loads(example["answer"])]]
     return state_after(example, steps) == state_after(example, reference)
+
+
+def replay_reward(example: dict, made: list[ToolCall], final_state: dict,
+                  reference: list[list[ToolCall]] | None = None) -> float:
+    """Score a rollout from its final state and the calls it made (used by the TRL adapter).
+
+    0.0 unless `final_state` equals the state the reference calls produce. A reference call that
+    changes nothing (a lookup, or switching off a light that is already off) cannot show up in the
+    state, so the score is then the share of such calls that the rollout also made (BFCL check).
+    """
+    from envs.registry import make_env
+
+    if reference is None:
+        reference = [[ToolCall(c["name"], c["arguments"]) for c in json.loads(example["answer"])]]
+    env = make_env(example["env"], example["env_seed"])
+    for calls in prefix_calls(example["messages"]):
+        env.step(calls)
+    invisible = []
+    for step in reference:
+        for call in step:
+            before = env.state()
+            env.step([call])
+            if env.state() == before:
+                invisible.append(call)
+    if env.state() != final_state:
+        return 0.0
+    if not invisible:
+        return 1.0
+    tools = env.tools_json()
+    found = sum(any(_same_call(done, wanted, tools) for done in made) for wanted in invisible)
+    return found / len(invisible)
+
+
+def _same_call(done: ToolCall, wanted: ToolCall, tools_json: str) -> bool:
+    answer = json.dumps([{"name": wanted.name, "arguments": wanted.arguments}])
+    return check_calls([done], expected_from_answer(answer), tools_json).ok
