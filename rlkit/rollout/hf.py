@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from rlkit.chat import ToolStyle, render_prompt
 from rlkit.model import end_of_turn_id
 from rlkit.rollout.base import ChatPrompt, Completion, Prompt, RolloutStats, SamplingParams
+from rlkit.rollout.sync import score_with_model
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,17 @@ class HFRollout:
             text = render_prompt(self.tokenizer, prompt.messages, prompt.tools, self.tool_style)
             return self.tokenizer(text, add_special_tokens=False).input_ids
         return list(prompt)
+
+    def score(self, sequences: Sequence[Sequence[int]]) -> list[list[float]]:
+        """Logprob of tokens 1..L-1 of each sequence given its prefix (for `verify_sync`)."""
+        return score_with_model(self.model, sequences)
+
+    def sync_weights(self, model: Any) -> float:
+        """Copy the trainer's weights in when it is a different object (the usual case shares it)."""
+        start = time.perf_counter()
+        if model is not self.model:
+            self.model.load_state_dict(model.state_dict())
+        return time.perf_counter() - start
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
