@@ -85,8 +85,9 @@ def detect_loop(
     `calls` are the episode's tool calls in order; for text they default to the calls parsed from
     it. `unit` applies to text only ("words" or "chars").
 
-    >>> detect_loop([7] * 10 + [1, 2, 3] * 20, finished_with_eos=False)
-    LoopReport(is_loop=True, period=3, coverage=0.857143, kind='cycle')
+    >>> report = detect_loop([7] * 10 + [1, 2, 3] * 20, finished_with_eos=False)
+    >>> report.is_loop, report.period, round(report.coverage, 3), report.kind  # 60 of 70 tokens
+    (True, 3, 0.857, 'cycle')
     >>> detect_loop([7] * 10 + [1, 2, 3] * 20, finished_with_eos=True).is_loop
     False
     """
@@ -96,26 +97,26 @@ def detect_loop(
         units = units_of(sequence, unit if isinstance(sequence, str) else "tokens")
         period, span = tail_cycle(units, max_period, min_repeats, min_span)
         if period:
-            return LoopReport(True, period, round(span / len(units), 6), CYCLE)
+            return LoopReport(True, period, span / len(units), CYCLE)
     if calls:
         run = longest_identical_call_run(calls)
         if run >= min_identical_calls:
-            return LoopReport(True, 1, round(run / len(calls), 6), REPEATED_TOOL_CALL)
+            return LoopReport(True, 1, run / len(calls), REPEATED_TOOL_CALL)
     return LoopReport(False)
 
 
 def loop_rate(sequences: Sequence[Sequence[int] | str], finished_with_eos: Sequence[bool], **detect_kwargs) -> float:
     """Fraction of rollouts that are doom loops (0.0 for an empty batch).
 
-    >>> loop_rate([[1] * 40, [1] * 40, list(range(40))], [False, True, False])
-    0.333333
+    >>> loop_rate([[1] * 40, [1] * 40, list(range(40)), [2] * 40], [False, True, False, False])
+    0.5
     """
     if len(sequences) != len(finished_with_eos):
         raise ValueError(f"{len(sequences)} sequences but {len(finished_with_eos)} finished_with_eos flags")
     if not sequences:
         return 0.0
     loops = sum(detect_loop(s, f, **detect_kwargs).is_loop for s, f in zip(sequences, finished_with_eos))
-    return round(loops / len(sequences), 6)
+    return loops / len(sequences)
 
 
 def seq_rep_n(sequences: Sequence[Sequence[int] | str], n: int = 4, unit: str = "words") -> float:
@@ -129,7 +130,7 @@ def seq_rep_n(sequences: Sequence[Sequence[int] | str], n: int = 4, unit: str = 
         distinct, total = distinct_and_total(units_of(sequence, unit), n)
         if total:
             values.append(1.0 - distinct / total)
-    return round(float(np.mean(values)), 6) if values else 0.0
+    return float(np.mean(values)) if values else 0.0
 
 
 def distinct_n(sequences: Sequence[Sequence[int] | str], n: int = 2, unit: str = "words") -> float:
@@ -140,4 +141,4 @@ def distinct_n(sequences: Sequence[Sequence[int] | str], n: int = 2, unit: str =
     """
     hashes = [ngram_hashes(units_of(sequence, unit), n) for sequence in sequences]
     every = np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64)
-    return round(np.unique(every).size / every.size, 6) if every.size else 0.0
+    return np.unique(every).size / every.size if every.size else 0.0
