@@ -23,14 +23,16 @@ def grouped_bars(path: Path, title: str, ylabel: str, groups: list[str], series:
                  percent: bool = True) -> Path:
     """One bar per (group, series), value labels on top; the building block of every bar plot here."""
     width = 0.8 / max(len(series), 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) * max(len(series), 1) + 2), 4.5))
+    fig, ax = plt.subplots(figsize=(min(13.0, max(6.0, 0.45 * len(groups) * max(len(series), 1) + 2.5)), 5.0))
     for index, (name, values) in enumerate(series.items()):
         xs = [g + (index - (len(series) - 1) / 2) * width for g in range(len(groups))]
         heights = [_percent(v) if percent else (v or 0.0) for v in values]
         bars = ax.bar(xs, heights, width, label=name)
         labels = ["n/a" if v is None else (f"{h:.0f}%" if percent else f"{h:.1f}") for v, h in zip(values, heights)]
         ax.bar_label(bars, labels=labels, fontsize=7, padding=1)
-    ax.set_xticks(range(len(groups)), groups, rotation=30 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center")
+    tilt = len(groups) > 4
+    ax.set_xticks(range(len(groups)), groups, rotation=35 if tilt else 0, ha="right" if tilt else "center",
+                  rotation_mode="anchor", fontsize=8 if tilt else 10)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if percent:
@@ -52,7 +54,7 @@ def plot_accuracy_by_tool(metrics: dict[str, dict], path: Path) -> Path | None:
         setting: [m["calls"]["per_tool"].get(tool, {}).get("accuracy") for tool in tools]
         for setting, m in metrics.items()
     }
-    groups = [f"{tool}\n(n={_tool_n(metrics, tool)})" for tool in tools]
+    groups = [f"{tool} (n={_tool_n(metrics, tool)})" for tool in tools]
     return grouped_bars(path, "Tool-call equivalence by reference tool", "equivalent calls (%)", groups, series)
 
 
@@ -64,7 +66,8 @@ def plot_accuracy_by_turn(metrics: dict[str, dict], path: Path) -> Path | None:
     """Accuracy at user turn k: reference history vs the model's own history, per setting."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     drawn = False
-    for setting, m in metrics.items():
+    for index, (setting, m) in enumerate(metrics.items()):
+        color = plt.get_cmap("tab10")(index % 10)  # one colour per setting; line style tells the history mode
         for label, table, style in (
             ("correct history", m.get("accuracy_by_turn_correct_history") or {}, "-o"),
             ("own history", (m.get("episodes") or {}).get("accuracy_by_turn_own_history") or {}, "--s"),
@@ -73,7 +76,7 @@ def plot_accuracy_by_turn(metrics: dict[str, dict], path: Path) -> Path | None:
                 continue
             turns = sorted(table, key=int)
             ax.plot([int(t) + 1 for t in turns], [_percent(table[t]["accuracy"]) for t in turns], style,
-                    label=f"{setting}, {label}")
+                    color=color, label=f"{setting}, {label}")
             drawn = True
     if not drawn:
         plt.close(fig)
