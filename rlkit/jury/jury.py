@@ -148,8 +148,8 @@ class JuryStats:
 
     def agreement(self) -> dict[str, float]:
         """Per judge pair, the share of candidate pairs both ordered strictly on which they agree."""
-        keys = set(self.agree) | set(self.disagree)
-        return {k: self.agree[k] / (self.agree[k] + self.disagree[k]) for k in sorted(keys)}
+        keys = [k for k in sorted(set(self.agree) | set(self.disagree)) if self.agree[k] + self.disagree[k] > 0]
+        return {k: self.agree[k] / (self.agree[k] + self.disagree[k]) for k in keys}
 
     def as_dict(self) -> dict:
         """Plain-dict summary for logs and result files."""

@@ -1,0 +1,240 @@
+"""accelerate launch recipes/dpo_antiloop.py [--config recipes/configs/dpo_antiloop.yaml] [section.key=value ...]
+
+(`python recipes/dpo_antiloop.py` works too.) Anti-loop DPO: semi-online, length-normalized DPO on
+pairs chosen by a jury from the policy's own rollouts.
+
+1. Start from `model` (default: the SFT stage's embedded default output, built first if missing).
+2. Build the jury: the rule judges (loop veto, judge-addressing veto, tool-call correctness, length
+   sanity) plus every LLM judge listed under `jury.llm_judges` that answers a probe. Unreachable
+   ones are logged and left out; with none reachable the run says so and uses the rule judges only,
+   unless `jury.require_llm: true`, which makes it stop instead.
+3. For each of `rounds` rounds:
+   a. prompts: `data.num_rows` env tasks (calls and free-text replies), new ones each round;
+   b. pairs: K sampled + 1 greedy rollout per prompt from the current policy, ranked by the jury;
+      chosen = best, rejected = worst, doom loops always lose, prompts without a clear winner
+      skipped and counted (rlkit.pairs). Saved with the full audit trail in round_<r>/pairs;
+   c. train `train.steps_per_round` steps of TRL DPO with `loss_type="sigmoid_norm"`, reference =
+      the policy at the start of the round; save round_<r>/model.
+4. The last round's model is written to `<output_dir>/model`.
+
+Resuming: each round's pairs and model are saved atomically (temp folder + rename). A rerun skips
+finished rounds, reuses the saved pairs of an interrupted round (same pairs, not resampled) and
+retrains that round from the previous round's model. With several processes only the main one
+samples and judges; the others load its saved pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import PartialState
+from datasets import load_from_disk
+
+from rlkit.chat import ToolStyle
+from rlkit.config import parse_cli, save_config
+from rlkit.dpo import DPOSettings, make_dpo_trainer
+from rlkit.jury import JudgeCache, Jury, LengthJudge, LLMJudge, default_rule_judges
+from rlkit.model import add_vllm_config_fields, cache_root, load_model_and_tokenizer, resolve_model_path
+from rlkit.pairs import PairSettings, build_pairs
+from rlkit.rollout.hf import HFRollout
+from rlkit.task_source import TaskSource, load_task_rows
+
+log = logging.getLogger("recipes.dpo_antiloop")
+DEFAULT_CONFIG = Path(__file__).parent / "configs" / "dpo_antiloop.yaml"
+
+
+@dataclass
+class LLMJudgeSettings:
+    """One LLM judge behind an OpenAI-compatible endpoint (an entry of `jury.llm_judges`)."""
+
+    name: str = "llm"
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = ""
+    api_key_env: str = "OPENAI_API_KEY"  # the variable's NAME; the key itself never goes in a config
+    mode: str = "pointwise"  # pointwise | pairwise
+    weight: float = 1.0
+    timeout_s: float = 30.0
+    max_retries: int = 3
+    max_concurrency: int = 4
+
+
+@dataclass
+class JurySettings:
+    """The `jury:` section."""
+
+    llm_judges: list[LLMJudgeSettings] = field(default_factory=list)
+    require_llm: bool = False
+    aggregation: str = "mean"  # mean | majority | borda
+    quorum: int = 0  # judges that must answer per prompt; 0 = all the rule judges
+    rule_weight: float = 1.0
+    length_soft_max_chars: int = 400
+    cache_dir: str = ""  # judge-answer cache; empty = <RLKIT cache>/judge
+    max_workers: int = 4  # prompts judged concurrently
+
+
+@dataclass
+class DPORecipeConfig:
+    """Everything `recipes/dpo_antiloop.py` reads."""
+
+    model: str = ""  # empty = the SFT stage's default output (built if missing)
+    tool_style: ToolStyle = "compact"
+    output_dir: str = "runs/dpo_antiloop"
+    rounds: int = 2
+    data: TaskSource = field(default_factory=lambda: TaskSource(kind="all", num_rows=48))
+    sampling: PairSettings = field(default_factory=PairSettings)
+    jury: JurySettings = field(default_factory=JurySettings)
+    train: DPOSettings = field(default_factory=DPOSettings)
+    rollout_batch_size: int = 16
+
+
+def build_jury(settings: JurySettings) -> Jury:
+    """Rule judges plus the reachable LLM judges; says clearly when it runs on rule judges only."""
+    rules = default_rule_judges()
+    for judge in rules:
+        if isinstance(judge, LengthJudge):
+            judge.soft_max_chars = settings.length_soft_max_chars
+    cache = JudgeCache(settings.cache_dir or cache_root() / "judge")
+    llm_judges, weights = [], []
+    for spec in settings.llm_judges:
+        judge = LLMJudge(
+            spec.base_url, spec.model, name=spec.name, mode=spec.mode, api_key_env=spec.api_key_env,
+            timeout_s=spec.timeout_s, max_retries=spec.max_retries, max_concurrency=spec.max_concurrency, cache=cache,
+        )
+        problem = judge.probe() if spec.model else "no model name given"
+        if problem:
+            log.warning("LLM judge %r at %s is not reachable (%s): leaving it out", spec.name, spec.base_url, problem)
+            continue
+        llm_judges.append(judge)
+        weights.append(spec.weight)
+    if not llm_judges:
+        if settings.require_llm:
+            raise RuntimeError("jury.require_llm is true but no LLM judge in jury.llm_judges is reachable")
+        log.warning("NO LLM JUDGE REACHABLE (%d configured): the jury runs with the rule judges only", len(settings.llm_judges))
+    quorum = settings.quorum or len(rules)
+    return Jury(
+        rules + llm_judges,
+        weights=[settings.rule_weight] * len(rules) + weights,
+        aggregation=settings.aggregation,
+        quorum=quorum,
+        max_workers=settings.max_workers,
+    )
+
+
+def start_model(config: DPORecipeConfig) -> str:
+    """The model the first round starts from: `model`, else the SFT stage's default output."""
+    if config.model:
+        return config.model
+    from rlkit.stages import default_input_model
+
+    path = default_input_model("dpo")
+    log.info("no model given: starting from the SFT stage's default output %s", path)
+    return path
+
+
+def atomic_publish(tmp: Path, target: Path) -> None:
+    """Rename a finished temp folder into place, so a killed run never leaves a half-written one."""
+    if target.exists():
+        shutil.rmtree(target)
+    os.rename(tmp, target)
+
+
+def round_pairs(config: DPORecipeConfig, round_index: int, policy_path: str, jury: Jury | None, state: PartialState):
+    """This round's pairs: loaded if saved (resume), else sampled and judged by the main process."""
+    pairs_dir = Path(config.output_dir) / f"round_{round_index}" / "pairs"
+    with state.main_process_first():  # the main process builds and saves; the others then load
+        if not (pairs_dir / "dataset_info.json").is_file():
+            if not state.is_main_process:
+                raise RuntimeError(f"{pairs_dir} missing after the main process built it")
+            model, tokenizer = load_model_and_tokenizer(policy_path)
+            model.eval()
+            engine = HFRollout(model, tokenizer, config.tool_style, batch_size=config.rollout_batch_size)
+            source = TaskSource(**{**vars(config.data), "seed": config.data.seed + round_index})
+            rows = load_task_rows(source)
+            sampling = PairSettings(**{**vars(config.sampling), "seed": config.sampling.seed + 1000 * round_index})
+            build = build_pairs(rows, engine, jury, tokenizer, sampling, config.tool_style)
+            tmp = pairs_dir.with_name("pairs.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            build.pairs.save_to_disk(str(tmp))
+            with open(tmp / "audit.jsonl", "w") as f:
+                for record in build.audit:
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            report = {**build.report.as_dict(), "jury": jury.stats.as_dict(), "llm_judges": llm_stats(jury)}
+            (tmp / "report.json").write_text(json.dumps(report, indent=2))
+            atomic_publish(tmp, pairs_dir)
+            log.info("round %d pairs: %s", round_index, json.dumps(build.report.as_dict()))
+        return load_from_disk(str(pairs_dir))
+
+
+def llm_stats(jury: Jury) -> dict:
+    """Per LLM judge: requests, retries, failures by kind."""
+    return {j.name: j.stats.as_dict() for j in jury.judges if isinstance(j, LLMJudge)}
+
+
+def train_round(config: DPORecipeConfig, round_index: int, policy_path: str, pairs, state: PartialState) -> Path:
+    """DPO steps on this round's pairs; returns the saved model folder."""
+    round_dir = Path(config.output_dir) / f"round_{round_index}"
+    model_dir = round_dir / "model"
+    if len(pairs) == 0:
+        log.warning("round %d has no pairs (see its report): the policy is carried over unchanged", round_index)
+        return Path(policy_path)
+    model, tokenizer = load_model_and_tokenizer(policy_path)
+    trainer = make_dpo_trainer(model, tokenizer, pairs, config.train, str(round_dir / "trainer"))
+    trainer.train()
+    tmp = round_dir / "model.tmp"
+    trainer.save_model(str(tmp))
+    if state.is_main_process:
+        tokenizer.save_pretrained(str(tmp))
+        if getattr(model.config, "model_type", "") == "lfm2":
+            add_vllm_config_fields(tmp)
+        atomic_publish(tmp, model_dir)
+    state.wait_for_everyone()
+    return model_dir
+
+
+def main(config: DPORecipeConfig) -> Path:
+    """Run the rounds (resuming finished ones) and return the final model's folder."""
+    os.environ.setdefault("WANDB_MODE", "offline")
+    if config.train.num_threads:
+        torch.set_num_threads(config.train.num_threads)
+    state = PartialState()
+    output_dir = Path(config.output_dir)
+    if state.is_main_process:
+        save_config(config, output_dir / "config.yaml")
+    policy = start_model(config)
+    jury = build_jury(config.jury) if state.is_main_process else None
+
+    for r in range(config.rounds):
+        round_dir = output_dir / f"round_{r}"
+        done = round_dir / "done.json"
+        if done.is_file():
+            policy = json.loads(done.read_text())["model"]
+            log.info("round %d already finished: continuing from %s", r, policy)
+            continue
+        pairs = round_pairs(config, r, policy, jury, state)
+        log.info("round %d: training on %d pairs from %s", r, len(pairs), policy)
+        policy = str(train_round(config, r, policy, pairs, state))
+        if state.is_main_process:
+            done.write_text(json.dumps({"round": r, "model": policy, "pairs": len(pairs)}))
+        state.wait_for_everyone()
+
+    final = output_dir / "model"
+    if state.is_main_process:
+        tmp = output_dir / "model.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(resolve_model_path(policy), tmp)
+        atomic_publish(tmp, final)
+        log.info("anti-loop DPO model saved to %s", final)
+    state.wait_for_everyone()
+    return final
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    main(parse_cli(DPORecipeConfig, sys.argv[1:], DEFAULT_CONFIG))
