@@ -151,7 +151,8 @@ def conversation_from_row(messages: list[dict[str, Any]], answer: str | dict | l
             if len(answer) != 1:
                 raise Rejected(MISSING_FIELDS, f"expected exactly one reference call, got {len(answer)}")
             answer = answer[0]
-        turns = [_message(message, index, max_turn_chars=1_000_000) for index, message in enumerate(messages)]
+        # Loaders put the job's task description first as a system turn; the teacher format has none.
+        turns = [_message(m, i, max_turn_chars=1_000_000) for i, m in enumerate(messages) if m.get("role") != "system"]
         return Conversation(turns, _call(answer, "answer"))
     except (ValueError, Rejected) as error:
         raise ValueError(f"{where}: cannot use as an example: {error}") from None

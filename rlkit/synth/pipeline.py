@@ -2,8 +2,8 @@
 
 The raw file (`raw.jsonl`) has one line per finished request: its plan, and the reply or the
 error. It is appended to and flushed as replies arrive, so a killed run loses at most the requests
-in flight; a rerun keeps every request that has a reply and asks again only for the rest (failed
-ones included). Validation is cheap and deterministic, so it always re-reads the whole raw file.
+in flight; a rerun keeps every request that has a reply (or an empty one) and asks again only for
+the rest: requests never asked, and those that timed out or hit an HTTP/connection error. Validation is cheap and deterministic, so it always re-reads the whole raw file.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from typing import Any
 
 from rlkit.synth.conversation import Conversation, parse_teacher_reply
 from rlkit.synth.prompts import RequestPlan, build_messages
-from rlkit.synth.reasons import Drop, Rejected
+from rlkit.synth.reasons import TEACHER_ERROR, TEACHER_TIMEOUT, Drop, Rejected
 from rlkit.synth.report import Outcome
 from rlkit.synth.teacher import Teacher, TeacherReply, ask_all
 from rlkit.synth.validate import Funnel
 
 log = logging.getLogger(__name__)
+# An empty reply is the teacher's answer (asking again gets the same); these may pass on a rerun.
+RETRY_ON_RESUME = frozenset({TEACHER_TIMEOUT, TEACHER_ERROR})
 
 
 class ResumeError(ValueError):
@@ -47,6 +49,11 @@ def read_raw(path: Path) -> dict[int, dict[str, Any]]:
     return records
 
 
+def _needs_asking(record: dict[str, Any] | None) -> bool:
+    """No record yet, or a transient failure (timeout, HTTP/connection error) worth another try."""
+    return record is None or (record.get("reply") is None and record.get("error") in RETRY_ON_RESUME)
+
+
 def generate(
     teacher: Teacher,
     plans: list[RequestPlan],
@@ -66,7 +73,7 @@ def generate(
                 f"{raw_path}: request {plan.request_id} was planned differently by an earlier run "
                 "(seeds, diversity or seed changed); use a new output folder or delete raw.jsonl"
             )
-    todo = [plan for plan in plans if records.get(plan.request_id, {}).get("reply") is None]
+    todo = [plan for plan in plans if _needs_asking(records.get(plan.request_id))]
     log.info("teacher: %d requests, %d already answered, %d to ask", len(plans), len(plans) - len(todo), len(todo))
     by_id = {plan.request_id: plan for plan in todo}
     raw_path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +112,7 @@ def validate_records(
         outcome = Outcome(plan.request_id, plan.target_tool, call_name=None)
         if record is None or record.get("reply") is None:
             reason = record.get("error") if record else None
-            outcome.drop = Drop(reason or "teacher_error", (record or {}).get("detail") or "no reply recorded")
+            outcome.drop = Drop(reason or TEACHER_ERROR, (record or {}).get("detail") or "no reply recorded")
         else:
             try:
                 conversation = parse_teacher_reply(record["reply"], max_user_turns, max_turn_chars)
@@ -118,3 +125,13 @@ def validate_records(
                     kept.append((plan.request_id, conversation))
         outcomes.append(outcome)
     return outcomes, kept
+
+
+def apply_drops(
+    outcomes: list[Outcome], kept: list[tuple[int, Conversation]], drops: dict[int, Drop]
+) -> list[tuple[int, Conversation]]:
+    """Record late drops (e.g. the jury's) in `outcomes`; returns the rows still kept."""
+    for outcome in outcomes:
+        if outcome.request_id in drops:
+            outcome.drop = drops[outcome.request_id]
+    return [(request_id, conversation) for request_id, conversation in kept if request_id not in drops]

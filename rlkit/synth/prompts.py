@@ -55,8 +55,12 @@ class RequestPlan:
         return asdict(self)
 
 
-def plan_requests(count: int, tool_names: list[str], num_seeds: int, diversity: Diversity, seed: int) -> list[RequestPlan]:
-    """`count` deterministic request plans balanced over `tool_names`."""
+def plan_requests(count: int, tool_names: list[str], seed_tools: list[str], diversity: Diversity, seed: int) -> list[RequestPlan]:
+    """`count` deterministic request plans balanced over `tool_names`.
+
+    `seed_tools[i]` is the next-call name of seed i: each prompt shows one seed of its target tool
+    (when there is one) plus randomly drawn others.
+    """
     if not tool_names:
         raise ValueError("the job description defines no tools")
     if not diversity.turn_weights or min(diversity.turn_weights) < 0 or sum(diversity.turn_weights) <= 0:
@@ -76,7 +80,7 @@ def plan_requests(count: int, tool_names: list[str], num_seeds: int, diversity: 
                 rng.shuffle(deck)
             target = deck.pop()
         turns = rng.choices(range(1, len(diversity.turn_weights) + 1), weights=diversity.turn_weights)[0]
-        shown = rng.sample(range(num_seeds), min(diversity.examples_per_prompt, num_seeds))
+        shown = _pick_examples(rng, target, seed_tools, diversity.examples_per_prompt)
         plans.append(
             RequestPlan(
                 request_id=request_id,
@@ -86,10 +90,20 @@ def plan_requests(count: int, tool_names: list[str], num_seeds: int, diversity: 
                 style=rng.choice(diversity.styles),
                 noise=rng.choice(diversity.noise),
                 off_domain=off_domain,
-                seed_examples=sorted(shown),
+                seed_examples=shown,
             )
         )
     return plans
+
+
+def _pick_examples(rng: random.Random, target: str | None, seed_tools: list[str], count: int) -> list[int]:
+    count = min(count, len(seed_tools))
+    if count <= 0:
+        return []
+    same_tool = [i for i, name in enumerate(seed_tools) if name == target]
+    first = [rng.choice(same_tool)] if same_tool else []
+    rest = [i for i in range(len(seed_tools)) if i not in first]
+    return first + rng.sample(rest, count - len(first))
 
 
 def teacher_format(conversation: Conversation) -> dict[str, Any]:

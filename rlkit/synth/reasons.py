@@ -21,6 +21,7 @@ LEAKED_TEST_EXAMPLE = "leaked_test_example"  # overlaps a held-out test example
 NEAR_DUPLICATE_SEED = "near_duplicate_seed"  # overlaps a seed example
 NEAR_DUPLICATE = "near_duplicate"  # overlaps an earlier kept synthetic row
 LOW_JURY_SCORE = "low_jury_score"  # the plausibility jury scored it below the threshold
+JURY_NO_SCORE = "jury_no_score"  # the jury could not score it (judges failed, no quorum)
 
 # Order of the funnel: stage name -> reasons a row can be dropped for at that stage.
 STAGES: dict[str, tuple[str, ...]] = {
@@ -30,7 +31,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "content": (CODE_LIKE_TEXT,),
     "leak": (LEAKED_TEST_EXAMPLE,),
     "dedup": (NEAR_DUPLICATE_SEED, NEAR_DUPLICATE),
-    "jury": (LOW_JURY_SCORE,),
+    "jury": (LOW_JURY_SCORE, JURY_NO_SCORE),
 }
 REASONS: tuple[str, ...] = tuple(reason for reasons in STAGES.values() for reason in reasons)
 STAGE_OF: dict[str, str] = {reason: stage for stage, reasons in STAGES.items() for reason in reasons}

@@ -147,7 +147,9 @@ class Teacher:
             return TeacherReply(None, TEACHER_TIMEOUT, f"no reply within {self.sampling.timeout_s}s: {error}"), True
         except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as error:
             return TeacherReply(None, TEACHER_ERROR, f"{type(error).__name__}: {str(error)[:200]}"), True
-        except openai.APIError as error:  # other HTTP statuses, unreadable response bodies
+        except openai.APIStatusError as error:  # other HTTP statuses: the body says why
+            return TeacherReply(None, TEACHER_ERROR, f"HTTP {error.status_code}: {error.response.text[:200]}"), False
+        except openai.APIError as error:  # unreadable response bodies
             return TeacherReply(None, TEACHER_ERROR, f"{type(error).__name__}: {str(error)[:200]}"), False
         try:
             text = response.choices[0].message.content

@@ -18,23 +18,26 @@ TOOLS = ["a", "b", "c"]
 
 def test_plans_are_deterministic_and_balanced_over_tools():
     diversity = Diversity(personas=["p1", "p2"], turn_weights=[0.5, 0.5], examples_per_prompt=2)
-    plans = plan_requests(9, TOOLS, num_seeds=5, diversity=diversity, seed=3)
-    assert [p.to_dict() for p in plans] == [p.to_dict() for p in plan_requests(9, TOOLS, 5, diversity, 3)]
+    seed_tools = ["a", "a", "b", "x", "x"]
+    plans = plan_requests(9, TOOLS, seed_tools, diversity=diversity, seed=3)
+    assert [p.to_dict() for p in plans] == [p.to_dict() for p in plan_requests(9, TOOLS, seed_tools, diversity, 3)]
     assert Counter(p.target_tool for p in plans) == {"a": 3, "b": 3, "c": 3}
     assert {p.user_turns for p in plans} <= {1, 2}
-    assert all(len(p.seed_examples) == 2 and max(p.seed_examples) < 5 for p in plans)
+    assert all(len(set(p.seed_examples)) == 2 and max(p.seed_examples) < 5 for p in plans)
+    # The first example shown is a seed of the target tool whenever one exists (none for "c").
+    assert all(seed_tools[p.seed_examples[0]] == p.target_tool for p in plans if p.target_tool != "c")
     assert [p.request_id for p in plans] == list(range(9))
 
 
 def test_off_domain_share_one_sends_every_request_to_the_off_domain_tool():
-    plans = plan_requests(4, TOOLS, 2, Diversity(off_domain_share=1.0, off_domain_tool="unclear"), seed=0)
+    plans = plan_requests(4, TOOLS, ["a", "b"], Diversity(off_domain_share=1.0, off_domain_tool="unclear"), seed=0)
     assert all(p.off_domain and p.target_tool == "unclear" for p in plans)
 
 
 @pytest.mark.parametrize("bad", [Diversity(turn_weights=[]), Diversity(off_domain_share=1.5)])
 def test_bad_diversity_settings_are_refused(bad):
     with pytest.raises(ValueError, match="diversity"):
-        plan_requests(2, TOOLS, 1, bad, seed=0)
+        plan_requests(2, TOOLS, ["a"], bad, seed=0)
 
 
 def test_prompt_shows_seeds_in_the_reply_format_which_round_trips_through_the_parser():
@@ -48,7 +51,7 @@ def test_prompt_shows_seeds_in_the_reply_format_which_round_trips_through_the_pa
     )
     shown = json.dumps(teacher_format(seed))
     assert parse_teacher_reply(shown, max_user_turns=2, max_turn_chars=100) == seed
-    plan = plan_requests(1, ["b"], 1, Diversity(examples_per_prompt=1, noise=["ASR errors"]), seed=0)[0]
+    plan = plan_requests(1, ["b"], ["a"], Diversity(examples_per_prompt=1, noise=["ASR errors"]), seed=0)[0]
     messages = build_messages(plan, "Bank helper.", [{"name": "b"}], [seed])
     assert [m["role"] for m in messages] == ["system", "user"]
     assert "Bank helper." in messages[0]["content"] and '"name": "b"' in messages[0]["content"]
