@@ -15,6 +15,7 @@ Resuming: with `train.save_steps > 0`, a rerun continues from the newest checkpo
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -115,6 +116,7 @@ def main(config: SFTRecipeConfig) -> Path:
         log.info("resuming SFT from %s", checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)
 
+    (output_dir / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
     model_dir = save_merged(trainer.model, tokenizer, output_dir / "model")
     if getattr(trainer.model.config, "model_type", "") == "lfm2":
         add_vllm_config_fields(model_dir)

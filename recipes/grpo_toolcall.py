@@ -1,0 +1,208 @@
+"""python recipes/grpo_toolcall.py [--config recipes/configs/grpo_toolcall.yaml] [section.key=value ...]
+
+GRPO with verifiable tool-call rewards: TRL's GRPOTrainer (via rlkit.grpo.ToolCallGRPOTrainer,
+which adds rollout metrics and dynamic sampling) on env tasks, distil JSONL or BFCL rows.
+
+1. Load the policy: `model` if given, else the embedded default output of the stage before GRPO
+   (anti-loop DPO, or SFT while the DPO recipe is missing; built on first use, logged).
+2. Tasks. `task: single_turn`: each row's conversation up to the next assistant call, rendered as
+   text with rlkit.chat.render_prompt (tool list in the system turn in `tool_style`, exactly as SFT
+   and eval render it); rewards compare the completion's calls with the row's reference `answer`.
+   `task: multi_turn`: the env adapter (envs/trl_adapter.py) runs the calls in the simulated env.
+3. Rewards (TRL contract, rlkit.rewards): tool-call correctness, n-gram repetition penalty,
+   format; `rewards.*` are their weights (TRL's `reward_weights`).
+4. Rollouts: HF generate (`rollout.backend: hf`, the CPU default).
+5. Train with `train.loss_type` (TRL's: dapo (default), grpo, dr_grpo, bnpo, ...), then save a plain
+   HF model to `<output_dir>/model` (LoRA merged).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from transformers.trainer_utils import get_last_checkpoint
+from trl import GRPOConfig
+
+from rlkit.chat import ToolStyle, render_prompt
+from rlkit.config import parse_cli, save_config
+from rlkit.grpo import ToolCallGRPOTrainer
+from rlkit.lora import LoraSettings, peft_config, save_merged
+from rlkit.model import add_vllm_config_fields, end_of_turn_id, load_model_and_tokenizer
+from rlkit.rewards import NgramRepetitionPenalty, format_reward, tool_call_reward
+from rlkit.stages import default_input_model
+from rlkit.task_source import TaskSource, load_task_rows
+
+log = logging.getLogger("recipes.grpo_toolcall")
+DEFAULT_CONFIG = Path(__file__).parent / "configs" / "grpo_toolcall.yaml"
+
+
+@dataclass
+class RewardWeights:
+    """The `rewards:` section: one weight per reward function (0 switches a reward off)."""
+
+    tool_call: float = 1.0
+    repetition: float = 0.5
+    format: float = 0.1
+    repetition_n: int = 4  # n of the n-gram repetition penalty (word n-grams)
+
+
+@dataclass
+class RolloutSettings:
+    """The `rollout:` section: backend and sampling of the GRPO groups."""
+
+    backend: Literal["hf", "vllm_colocate", "vllm_server"] = "hf"
+    num_generations: int = 8
+    max_completion_length: int = 64
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+
+
+@dataclass
+class DynamicSamplingSettings:
+    """The `dynamic_sampling:` section: drop zero-variance groups, refill from further prompts."""
+
+    enabled: bool = True
+    max_refills: int = 2  # extra generation rounds per step at most
+
+
+@dataclass
+class GRPOTrainSettings:
+    """The `train:` section."""
+
+    max_steps: int = 60
+    prompts_per_step: int = 4  # the batch is prompts_per_step × rollout.num_generations completions
+    learning_rate: float = 2e-4
+    lr_scheduler: str = "constant"
+    loss_type: str = "dapo"  # TRL's loss types: dapo, grpo, dr_grpo, bnpo, cispo, sapo
+    beta: float = 0.0  # KL coefficient (0: no reference model, TRL's default)
+    scale_rewards: str = "group"  # group | batch | none (dr_grpo's recommendation)
+    logging_steps: int = 5
+    save_steps: int = 0
+    seed: int = 0
+    num_threads: int = 1
+    report_to: str = "wandb"
+    log_completions: bool = False
+
+
+@dataclass
+class GRPORecipeConfig:
+    """Everything `recipes/grpo_toolcall.py` reads."""
+
+    model: str = ""  # empty: the default output of the previous stage (rlkit.stages)
+    tool_style: ToolStyle = "compact"
+    output_dir: str = "runs/grpo"
+    task: Literal["single_turn", "multi_turn"] = "single_turn"
+    data: TaskSource = field(default_factory=lambda: TaskSource(kind="next_call", num_rows=1000))
+    rewards: RewardWeights = field(default_factory=RewardWeights)
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    dynamic_sampling: DynamicSamplingSettings = field(default_factory=DynamicSamplingSettings)
+    train: GRPOTrainSettings = field(default_factory=GRPOTrainSettings)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+
+
+def main(config: GRPORecipeConfig) -> Path:
+    """Train and return the folder of the saved (merged) policy."""
+    os.environ.setdefault("WANDB_MODE", "offline")
+    if config.train.num_threads:
+        torch.set_num_threads(config.train.num_threads)
+    output_dir = Path(config.output_dir)
+    if not config.model:
+        config.model = default_input_model("grpo")
+        log.info("no model given: starting from the previous stage's default output %s", config.model)
+    save_config(config, output_dir / "config.yaml")
+    model, tokenizer = load_model_and_tokenizer(config.model)
+
+    # Tasks: prompts rendered exactly as SFT and eval render them; answer/tools go to the rewards.
+    rows = load_task_rows(config.data)
+    # Rewards and their weights, in one order. Multi-turn rollouts are scored by the env's final-state
+    # verifier (TRL appends it as the last reward; it gets the tool_call weight below).
+    weights = config.rewards
+    reward_funcs = [NgramRepetitionPenalty(n=weights.repetition_n), format_reward]
+    reward_weights = [weights.repetition, weights.format]
+    if config.task == "single_turn":
+        rows = rows.map(
+            lambda row: {"prompt": render_prompt(tokenizer, row["messages"], row["tools"], config.tool_style)},
+            remove_columns=["messages"],
+        )
+        environment_factory = None
+        reward_funcs.insert(0, tool_call_reward)
+        reward_weights.insert(0, weights.tool_call)
+    else:
+        if config.data.source != "env":
+            raise ValueError("task: multi_turn needs data.source: env (the env runs the calls)")
+        from envs.trl_adapter import environment_factory as env_factory, grpo_dataset
+
+        data = config.data
+        rows = grpo_dataset(data.env, data.split, data.num_rows, data.seed)
+        environment_factory = env_factory(data.env)
+    if config.rollout.backend != "hf":
+        raise NotImplementedError(f"rollout.backend {config.rollout.backend!r} needs rlkit/rollout/vllm*, not here yet")
+
+    train, rollout = config.train, config.rollout
+    args = GRPOConfig(
+        output_dir=str(output_dir),
+        max_steps=train.max_steps,
+        per_device_train_batch_size=train.prompts_per_step * rollout.num_generations,
+        num_generations=rollout.num_generations,
+        max_completion_length=rollout.max_completion_length,
+        temperature=rollout.temperature,
+        top_k=rollout.top_k,
+        top_p=rollout.top_p,
+        repetition_penalty=rollout.repetition_penalty,
+        learning_rate=train.learning_rate,
+        lr_scheduler_type=train.lr_scheduler,
+        loss_type=train.loss_type,
+        beta=train.beta,
+        scale_rewards=train.scale_rewards,
+        reward_weights=reward_weights,
+        logging_steps=train.logging_steps,
+        save_strategy="steps" if train.save_steps else "no",
+        save_steps=train.save_steps or 500,
+        seed=train.seed,
+        report_to=train.report_to,
+        run_name=output_dir.name,
+        log_completions=train.log_completions,
+        bf16=False,
+        gradient_checkpointing=False,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    trainer = ToolCallGRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=args,
+        train_dataset=rows,
+        processing_class=tokenizer,
+        peft_config=peft_config(config.lora),
+        environment_factory=environment_factory,
+        dynamic_sampling=config.dynamic_sampling.enabled,
+        max_refills=config.dynamic_sampling.max_refills,
+        end_of_turn_id=end_of_turn_id(tokenizer),
+        tool_style=config.tool_style,
+    )
+    if environment_factory is not None:
+        trainer.reward_weights[-1] = weights.tool_call  # the env verifier's reward (TRL gives it weight 1)
+    checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() and train.save_steps else None
+    if checkpoint:
+        log.info("resuming GRPO from %s", checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint)
+
+    (output_dir / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
+    model_dir = save_merged(trainer.model, tokenizer, output_dir / "model")
+    if getattr(trainer.model.config, "model_type", "") == "lfm2":
+        add_vllm_config_fields(model_dir)
+    log.info("GRPO policy saved to %s", model_dir)
+    return model_dir
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    main(parse_cli(GRPORecipeConfig, sys.argv[1:], DEFAULT_CONFIG))
