@@ -50,12 +50,23 @@ def tail_cycle(units: np.ndarray, max_period: int = 50, min_repeats: float = 3.0
     """(period, span) of the smallest-period cycle at the end of `units`, or (0, 0) when none."""
     length = len(units)
     for period in range(1, min(max_period, length - 1) + 1):
-        differs = np.flatnonzero(units[period:] != units[:-period])
-        run = length - period - (int(differs[-1]) + 1 if differs.size else 0)
-        span = run + period
+        span = _trailing_periodic_run(units, period) + period
         if span >= min_span and span >= min_repeats * period:
             return period, span
     return 0, 0
+
+
+def _trailing_periodic_run(units: np.ndarray, period: int, window: int = 256) -> int:
+    """Number of trailing positions i with units[i] == units[i - period]."""
+    length = len(units)
+    start = max(period, length - window)  # look at the tail first: most rollouts break early
+    differs = np.flatnonzero(units[start:] != units[start - period : length - period])
+    if differs.size:
+        return length - start - (int(differs[-1]) + 1)
+    if start == period:
+        return length - period
+    differs = np.flatnonzero(units[period:] != units[:-period])
+    return length - period - (int(differs[-1]) + 1 if differs.size else 0)
 
 
 def longest_identical_call_run(calls: Sequence[ToolCall]) -> int:

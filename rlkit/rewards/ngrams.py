@@ -26,6 +26,8 @@ def units_of(sequence: Sequence[int] | np.ndarray | str, unit: str = "words") ->
             words = sequence.split()
             return np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
         raise ValueError(f"unit {unit!r} needs token ids, got text (units for text: 'words', 'chars')")
+    if isinstance(sequence, list):  # fromiter is faster than asarray for a list of Python ints
+        return np.fromiter(sequence, dtype=np.int64, count=len(sequence)).view(np.uint64)
     return np.asarray(sequence, dtype=np.int64).reshape(-1).view(np.uint64)
 
 
@@ -46,7 +48,10 @@ def ngram_hashes(units: np.ndarray, n: int) -> np.ndarray:
 def distinct_and_total(units: np.ndarray, n: int) -> tuple[int, int]:
     """(number of distinct n-grams, number of n-grams) of one sequence."""
     hashes = ngram_hashes(units, n)
-    return (int(np.unique(hashes).size) if hashes.size else 0), int(hashes.size)
+    if hashes.size == 0:
+        return 0, 0
+    hashes.sort()  # sort + count changes: several times faster than np.unique on short arrays
+    return 1 + int(np.count_nonzero(hashes[1:] != hashes[:-1])), int(hashes.size)
 
 
 def repeated_ngram_mask(units: np.ndarray, n: int) -> np.ndarray:

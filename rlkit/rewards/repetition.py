@@ -30,15 +30,15 @@ def repetition_penalty_of(
 ) -> float:
     """The penalty of one sequence (token ids or text).
 
-    >>> repetition_penalty_of("a b c a b c a b c", n=3)  # 7 trigrams, 3 distinct
-    -0.571429
+    >>> repetition_penalty_of("a b c a b c a b c", n=3)  # 7 trigrams, 3 distinct: -(1 - 3/7)
+    -0.5714285714285714
     >>> repetition_penalty_of("too short", n=3)
     0.0
     """
     distinct, total = distinct_and_total(units_of(sequence, unit), n)
     if total < max(min_ngrams, 1):
         return 0.0
-    return round(max_penalty * (distinct / total - 1.0), 6)
+    return max_penalty * (distinct / total - 1.0)
 
 
 def dense_repetition_penalty(

@@ -72,3 +72,21 @@ def test_batch_metrics_by_hand():
     assert seq_rep_n(["a"], n=2) == 0.0
     assert distinct_n([[1, 2, 3], [1, 2, 4]], n=2) == pytest.approx(3 / 4)
     assert distinct_n(["x"], n=2) == 0.0
+
+
+def test_windowed_tail_search_equals_full_scan():
+    from rlkit.loops import _trailing_periodic_run
+
+    def full_scan(units, period):
+        differs = np.flatnonzero(units[period:] != units[:-period])
+        return len(units) - period - (int(differs[-1]) + 1 if differs.size else 0)
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        length = int(rng.integers(2, 900))
+        units = rng.integers(0, 3, size=length).astype(np.uint64)
+        if rng.random() < 0.5:
+            start = int(rng.integers(0, length))
+            units[start:] = np.resize(rng.integers(0, 5, size=int(rng.integers(1, 40))), length - start)
+        for period in range(1, min(50, length - 1) + 1):
+            assert _trailing_periodic_run(units, period) == full_scan(units, period)
