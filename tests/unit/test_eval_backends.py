@@ -1,0 +1,68 @@
+"""Which engine `--model` picks, the errors for what is not supported, and the eval recipe's config."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from rlkit.config import ConfigError, parse_cli
+from rlkit.eval.backends import UnsupportedModelError, engine_for_model, model_kind
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_recipe():
+    spec = importlib.util.spec_from_file_location("eval_recipe", REPO / "recipes" / "eval.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("model, kind", [
+    ("tiny-lfm2", "hf"), ("LiquidAI/LFM2-350M", "hf"), ("runs/sft/model", "hf"),
+    ("http://127.0.0.1:8000/v1", "openai"), ("https://api.example.com/v1", "openai"),
+    ("models/tiny.Q8_0.gguf", "gguf"), ("MODEL.GGUF", "gguf"),
+])
+def test_model_kind(model, kind):
+    assert model_kind(model) == kind
+
+
+def test_gguf_is_a_clear_not_supported_yet_error(tmp_path):
+    with pytest.raises(UnsupportedModelError, match="not supported yet: GGUF export/eval is issue 11") as info:
+        engine_for_model(str(tmp_path / "model.gguf"))
+    assert "llama_cpp.server" in str(info.value)  # says what works meanwhile
+
+
+def test_endpoint_needs_the_served_model_name():
+    with pytest.raises(UnsupportedModelError, match="endpoint_model"):
+        engine_for_model("http://127.0.0.1:9/v1")
+    with pytest.raises(UnsupportedModelError, match="http"):
+        engine_for_model("tiny-lfm2", backend="openai", endpoint_model="x")
+
+
+def test_recipe_cli_flags_and_settings():
+    recipe = load_recipe()
+    config = parse_cli(recipe.EvalConfig, [
+        "--data", "../shared/data/banking/train.jsonl", "--tools", "../shared/data/banking/job_description.json",
+        "--model", "tiny-lfm2", "--output", "runs/eval-banking", "limit=5",
+    ], recipe.DEFAULT_CONFIG)
+    assert config.data.endswith("train.jsonl") and config.limit == 5 and config.output == "runs/eval-banking"
+    assert [s.name for s in config.settings] == ["lfm2_recommended", "temperature_1.0"]
+    recommended = config.settings[0]
+    assert (recommended.temperature, recommended.top_k, recommended.repetition_penalty) == (0.1, 50, 1.05)
+    assert config.max_tokens == 128
+    greedy = parse_cli(recipe.EvalConfig, ["settings=[{name: greedy, temperature: 0}]"], recipe.DEFAULT_CONFIG)
+    assert greedy.settings[0].params(max_tokens=16).temperature == 0.0
+    with pytest.raises(ConfigError, match="max_tokens"):
+        parse_cli(recipe.EvalConfig, ["max_token=5"], recipe.DEFAULT_CONFIG)
+    assert recipe._as_list("runs/a, runs/b") == ["runs/a", "runs/b"]
+
+
+def test_recipe_config_file_starts_with_its_command():
+    first = (REPO / "recipes" / "configs" / "eval.yaml").read_text().splitlines()[0]
+    assert first.startswith("# python recipes/eval.py")
+    assert load_recipe().__doc__.startswith("python recipes/eval.py --data ../shared/data/banking/train.jsonl")
