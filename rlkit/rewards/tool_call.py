@@ -13,7 +13,8 @@ Reference formula (`tool_call_reward`, per completion; `answer` is the row's exp
   `argument_f1` = 2 * correct / (given + needed), summed over calls paired by name (closest
   arguments first): `correct` = given arguments whose value is acceptable, `given` = all predicted
   arguments (unpaired calls included), `needed` = expected arguments without `""` plus optional
-  ones given correctly (unpaired expected calls included); 1.0 when given + needed == 0.
+  ones given correctly (unpaired expected calls included); equal to `name_f1` when
+  given + needed == 0 (calls without arguments agree only as far as their names do).
 """
 
 from __future__ import annotations
@@ -56,12 +57,12 @@ def score_calls(
         return 0.0
     name_overlap = sum((Counter(c.name for c in predicted) & Counter(c.name for c in expected)).values())
     name_f1 = 2 * name_overlap / (len(predicted) + len(expected))
-    argument_f1 = _paired_argument_f1(predicted, expected, load_tools(tools) if tools is not None else {})
+    argument_f1 = _paired_argument_f1(predicted, expected, load_tools(tools) if tools is not None else {}, name_f1)
     partial = 0.1 * well_formed + 0.3 * name_f1 + 0.6 * argument_f1
     return round(min(PARTIAL_CREDIT_CAP, partial), 6)
 
 
-def _paired_argument_f1(predicted: list[ToolCall], expected: list[ExpectedCall], schemas: dict) -> float:
+def _paired_argument_f1(predicted: list[ToolCall], expected: list[ExpectedCall], schemas: dict, name_f1: float) -> float:
     overlaps = {
         (p, e): argument_overlap(call, wanted, schemas)
         for p, call in enumerate(predicted)
@@ -82,7 +83,7 @@ def _paired_argument_f1(predicted: list[ToolCall], expected: list[ExpectedCall],
         for e, wanted in enumerate(expected)
     )
     total = given + needed
-    return 1.0 if total == 0 else 2 * correct / total
+    return name_f1 if total == 0 else 2 * correct / total
 
 
 def tool_call_reward(prompts: list, completions: list, answer: list | None = None, tools: list | None = None, **columns: Any) -> list[float | None]:

@@ -92,7 +92,7 @@ def patch_rotary_for_3d_inputs() -> bool:
 # --- 2. in-place weight push (colocated engine) ---------------------------------------------------
 
 
-def _repack_embedding_gemm(worker: Any) -> int:
+def repack_embedding_gemm(worker: Any) -> int:
     """Re-run the CPU GEMM packing of modules that keep their weight plus a packed copy."""
     from vllm.model_executor.layers.utils import dispatch_cpu_unquantized_gemm
     from vllm.model_executor.layers.vocab_parallel_embedding import VocabParallelEmbedding
@@ -111,7 +111,7 @@ def push_weights(llm: Any, named_tensors: Iterable[tuple[str, torch.Tensor]]) ->
     weights = [(name, tensor.detach()) for name, tensor in named_tensors]
     llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights, "is_checkpoint_format": True})
     if cpu_fixes_apply():
-        llm.collective_rpc(_repack_embedding_gemm)
+        llm.collective_rpc(repack_embedding_gemm)
     llm.reset_prefix_cache()
 
 

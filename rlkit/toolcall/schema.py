@@ -44,7 +44,8 @@ def load_tools(tools: str | list | dict | None) -> dict[str, dict]:
     if isinstance(tools, str):
         return _load_tools_json(tools)
     if isinstance(tools, dict):
-        tools = [tools]
+        # Either one schema, or the {name: schema} mapping this function returns.
+        tools = [tools] if "name" in tools or "function" in tools else list(tools.values())
     return _normalize_tools(tools)
 
 

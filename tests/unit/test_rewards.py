@@ -56,6 +56,12 @@ def test_tool_call_reward_conversational_and_missing_answer():
     assert tool_call_reward(None, [CALL], answer=["[]"]) == [0.0]
 
 
+def test_calls_without_arguments_get_argument_credit_only_by_name():
+    answer = ['[{"name": "greeting", "arguments": {}}, {"name": "goodbye", "arguments": {}}]']
+    completion = "<|tool_call_start|>[greeting(), thank_you()]<|tool_call_end|>"  # names F1 = 1/2
+    assert tool_call_reward(None, [completion], answer=answer) == [0.1 + 0.3 * 0.5 + 0.6 * 0.5]
+
+
 def test_bfcl_ground_truth_answer():
     answer = '[{"f": {"x": [1, 2], "y": ["", "a"]}}, {"g": {}}]'
     completion = "<|tool_call_start|>[g(), f(x=2)]<|tool_call_end|>"
