@@ -106,3 +106,19 @@ def test_invalid_calls_are_tool_errors(name, arguments, needle):
     data, _, info = run(env, name, **arguments)
     assert needle in data["error"] and info["errors"] == 1
     assert env.state() == before
+
+
+def test_real_banking_set_scores_against_this_env(shared_data):
+    from envs.verify import reference_check
+    from rlkit.data.distil import load_distil_jsonl
+    from rlkit.toolcall import validate_call
+
+    ds = load_distil_jsonl(shared_data / "banking" / "train.jsonl")
+    tools = json.dumps(BankingEnv.tools)
+    for row in ds:
+        answer = json.loads(row["answer"])
+        calls = [ToolCall(c["name"], c["arguments"]) for c in answer]
+        assert all(validate_call(c, tools).ok for c in calls), answer
+        assert reference_check({"answer": row["answer"], "tools": tools}, calls).ok
+        responses, _, _ = BankingEnv(seed=0).step(calls)  # real calls run (or answer in words), never raise
+        assert all(isinstance(json.loads(r), dict) for r in responses)
