@@ -103,7 +103,7 @@ class VLLMServerRollout:
             self.sync_timeout,
         )
         loaded = (result or {}).get("results", [None])[0]
-        if loaded != len(tensors):
+        if str(loaded) != str(len(tensors)):  # the endpoint returns non-JSON results as strings
             raise RuntimeError(f"server reloaded {loaded!r} tensors, expected {len(tensors)}: {result!r}")
         _post_json(f"{self.root_url}/reset_prefix_cache", None, self.sync_timeout)
         return time.perf_counter() - start
