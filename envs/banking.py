@@ -8,6 +8,7 @@ user), mirroring the real set's partial calls followed by the user filling in th
 
 from __future__ import annotations
 
+import math
 import random
 
 from envs.base import ToolEnv, ToolError, ok_response
@@ -259,7 +260,7 @@ def _check(value: object, allowed: tuple[str, ...]) -> None:
 
 
 def _check_amount(amount: object, available: float | None) -> None:
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount <= 0:
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount <= 0:
         raise ToolError(f"amount must be a positive number, got {amount!r}")
     if available is not None and amount > available:
         raise ToolError(f"insufficient funds: {amount} requested, {available} available")

@@ -94,7 +94,7 @@ def casualize(text: str, rng: random.Random, typo_rate: float = 0.06, keep: froz
         words.append(rng.choice(CLOSERS))
     if rng.random() < 0.05 and len(words) > 1:
         words.insert(rng.randrange(1, len(words)), rng.choice(FILLERS))
-    if rng.random() < 0.04:
+    if rng.random() < 0.04 and words[-1].lower() not in keep:  # "~!!" would no longer be a path
         words[-1] = words[-1] + rng.choice(("??", "!!", "...", " :)"))
     return " ".join(words)
 
