@@ -1,0 +1,172 @@
+"""python recipes/pipeline.py [--config recipes/configs/pipeline.yaml] [section.key=value ...]
+
+The whole recipe on one model: SFT → anti-loop DPO → GRPO, with an eval after every stage.
+`recipes/configs/pipeline.yaml` is the `quick` preset (the README's main job: minutes on a laptop
+CPU); `recipes/configs/pipeline_full.yaml` is the `full` quality run.
+
+1. Evaluate the starting model (default: the embedded tiny LFM2) on held-out env tasks.
+2. For each stage in `stages`: run its recipe's `main` with the recipe's own default YAML, then
+   this file's section for the stage (`sft:`, `dpo:`, `grpo:`; any key of that recipe), with the
+   previous stage's model as `model`. A stage whose recipe is not in this checkout is skipped and
+   logged; the next stage continues from the last model.
+3. After each stage: tool-call equivalence on held-out env tasks, loop rate, mean completion
+   length (rlkit.eval, HF generate), and the stage's wall time.
+4. Print the table and write it to `<output_dir>/pipeline.md`, `pipeline.json` and `pipeline.png`.
+
+Resuming: a stage whose `<output_dir>/<stage>/stage.json` exists is done and is not rerun (delete
+that folder to redo it); evals are cached the same way in `<stage>/eval.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rlkit.chat import ToolStyle
+from rlkit.config import ConfigError, load_config, parse_cli, save_config
+from rlkit.eval import evaluate, load_eval_data
+from rlkit.eval.records import GREEDY, LFM2_RECOMMENDED, TEMPERATURE_1
+from rlkit.model import load_model_and_tokenizer
+from rlkit.pipeline_report import StageRow, write_pipeline_report
+from rlkit.rollout.hf import HFRollout
+from rlkit.stages import STAGES, default_config_path, load_recipe, stage_available
+
+log = logging.getLogger("recipes.pipeline")
+DEFAULT_CONFIG = Path(__file__).parent / "configs" / "pipeline.yaml"
+SETTINGS = {s.name: s for s in (LFM2_RECOMMENDED, TEMPERATURE_1, GREEDY)}
+
+
+@dataclass
+class PipelineEval:
+    """The `eval:` section: held-out env episodes, scored after every stage."""
+
+    env: str = "smart_home"
+    split: str = "test"
+    episodes: int = 12  # every assistant step of these episodes is one example (calls and replies)
+    seed: int = 0
+    max_tokens: int = 96
+    settings: list[str] = field(default_factory=lambda: ["lfm2_recommended"])  # first = the headline
+    batch_size: int = 32
+
+
+@dataclass
+class PipelineConfig:
+    """Everything `recipes/pipeline.py` reads; stage sections hold keys of that stage's recipe config."""
+
+    preset: str = "quick"
+    model: str = "tiny-lfm2"
+    tool_style: ToolStyle = "compact"
+    output_dir: str = "runs/pipeline_quick"
+    stages: list[str] = field(default_factory=lambda: ["sft", "dpo", "grpo"])
+    num_threads: int = 1
+    sft: dict[str, Any] = field(default_factory=dict)
+    dpo: dict[str, Any] = field(default_factory=dict)
+    grpo: dict[str, Any] = field(default_factory=dict)
+    eval: PipelineEval = field(default_factory=PipelineEval)
+
+
+def flatten(section: dict[str, Any], prefix: str = "") -> list[str]:
+    """`{"train": {"max_steps": 5}}` → `["train.max_steps=5"]` (values as JSON, which YAML reads back)."""
+    out = []
+    for key, value in section.items():
+        if isinstance(value, dict):
+            out += flatten(value, f"{prefix}{key}.")
+        else:
+            out.append(f"{prefix}{key}={json.dumps(value)}")
+    return out
+
+
+def stage_config(stage: str, config: PipelineConfig, model: str, output_dir: Path) -> Any:
+    """The stage recipe's config: its default YAML, this pipeline's section, then model/output/tool style."""
+    recipe = load_recipe(stage)
+    overrides = flatten(getattr(config, stage)) + [
+        f"model={json.dumps(model)}", f"output_dir={json.dumps(str(output_dir))}", f"tool_style={config.tool_style}",
+    ]
+    try:
+        return load_config(getattr(recipe, STAGES[stage].config_class), default_config_path(stage), overrides)
+    except ConfigError as error:
+        raise ConfigError(f"pipeline section {stage!r}: {error}") from None
+
+
+def evaluate_model(model_dir: str, config: PipelineConfig, cache: Path) -> dict[str, Any]:
+    """Held-out metrics of one model, cached in `cache` (JSON) so a resumed run does not redo them."""
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    settings = config.eval
+    data = load_eval_data(settings.env, split=settings.split, episodes=settings.episodes, seed=settings.seed)
+    model, tokenizer = load_model_and_tokenizer(model_dir)
+    model.eval()
+    engine = HFRollout(model, tokenizer, tool_style=config.tool_style, batch_size=settings.batch_size)
+    unknown = [name for name in settings.settings if name not in SETTINGS]
+    if unknown:
+        raise ConfigError(f"eval.settings: unknown {unknown}; choose from {sorted(SETTINGS)}")
+    result = evaluate(engine, data.examples, [SETTINGS[n] for n in settings.settings], max_tokens=settings.max_tokens)
+    metrics = {
+        name: {
+            "equivalence": result.metrics[name]["calls"]["equivalence"],
+            "calls": result.metrics[name]["calls"]["n"],
+            "loop_rate": result.metrics[name]["generation"]["loop_rate"],
+            "mean_length": result.metrics[name]["generation"]["mean_length"],
+            "parse_error_rate": result.metrics[name]["calls"]["parse_error_rate"],
+        }
+        for name in settings.settings
+    }
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def main(config: PipelineConfig) -> list[StageRow]:
+    """Run every stage in order (resuming finished ones), evaluate after each, write the table."""
+    os.environ.setdefault("WANDB_MODE", "offline")
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    output_dir = Path(config.output_dir)
+    save_config(config, output_dir / "config.yaml")
+    started = time.perf_counter()
+
+    current = config.model
+    eval_start = time.perf_counter()
+    rows = [StageRow("base", current, evaluate_model(current, config, output_dir / "base" / "eval.json"), 0.0,
+                     eval_seconds=time.perf_counter() - eval_start)]
+    for stage in config.stages:
+        if stage not in STAGES:
+            raise ConfigError(f"stages: unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+        if not stage_available(stage):
+            log.warning("SKIPPING stage %r: recipes/%s.py is not in this checkout", stage, STAGES[stage].recipe)
+            rows.append(StageRow(stage, "", {}, 0.0, skipped=f"recipes/{STAGES[stage].recipe}.py missing"))
+            continue
+        stage_dir = output_dir / stage
+        done = stage_dir / "stage.json"
+        if done.is_file():
+            record = json.loads(done.read_text())
+            log.info("stage %r already done (%s): reusing %s", stage, done, record["model"])
+        else:
+            log.info("stage %r: starting from %s", stage, current)
+            stage_started = time.perf_counter()
+            model_dir = load_recipe(stage).main(stage_config(stage, config, current, stage_dir))
+            record = {"model": str(model_dir), "wall_seconds": time.perf_counter() - stage_started}
+            done.write_text(json.dumps(record, indent=1))
+        current = record["model"]
+        eval_start = time.perf_counter()
+        metrics = evaluate_model(current, config, stage_dir / "eval.json")
+        rows.append(StageRow(stage, current, metrics, record["wall_seconds"], eval_seconds=time.perf_counter() - eval_start))
+
+    total = time.perf_counter() - started
+    table = write_pipeline_report(rows, output_dir, title=f"pipeline `{config.preset}`: {config.eval.env} held-out",
+                                  total_seconds=total)
+    print(table)
+    return rows
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    main(parse_cli(PipelineConfig, sys.argv[1:], DEFAULT_CONFIG))
