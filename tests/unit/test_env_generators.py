@@ -176,3 +176,10 @@ def test_env_classes_satisfy_the_protocol():
 
     for name in ENVS:
         assert isinstance(make_env(name, seed=0), Env)
+
+
+def test_last_task_expected_state_is_the_episode_final_state(env_name, episodes):
+    for episode in episodes["train"][:20]:
+        last_call = [t for t in episode.tasks() if t.kind == "call"]
+        if last_call:
+            assert last_call[-1].expected_state() == episode.final_state
