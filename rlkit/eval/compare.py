@@ -6,11 +6,13 @@ default to the run directories' names.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
-from rlkit.eval.plots import grouped_bars
 from rlkit.eval.report import load_results, num, pct
+
+log = logging.getLogger(__name__)
 
 COMPARE_FILE = "compare.md"
 
@@ -26,6 +28,19 @@ def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, labels: list[s
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = _ordered_settings(runs)
+    tools = sorted({t for run in runs.values() for m in run["metrics"].values() for t in m["calls"]["per_tool"]})
+    paths = _compare_plots(runs, settings, tools, out_dir)
+    paths["markdown"] = out_dir / COMPARE_FILE
+    paths["markdown"].write_text(compare_markdown(runs, settings, tools, [p.name for p in paths.values()]))
+    return paths
+
+
+def _compare_plots(runs: dict[str, dict], settings: list[str], tools: list[str], out_dir: Path) -> dict[str, Path]:
+    try:
+        from rlkit.eval.plots import grouped_bars
+    except ImportError:
+        log.warning("matplotlib is not installed: no comparison plots (pip install matplotlib)")
+        return {}
     paths = {
         "equivalence": grouped_bars(
             out_dir / "compare_equivalence.png", "Tool-call equivalence by run and setting", "equivalent calls (%)",
@@ -36,15 +51,12 @@ def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, labels: list[s
             settings, {label: [_metric(run, s, "generation", "loop_rate") for s in settings] for label, run in runs.items()},
         ),
     }
-    tools = sorted({t for run in runs.values() for m in run["metrics"].values() for t in m["calls"]["per_tool"]})
     if tools:
-        first = settings[0]
         paths["accuracy_by_tool"] = grouped_bars(
-            out_dir / "compare_accuracy_by_tool.png", f"Accuracy by reference tool ({first})", "equivalent calls (%)",
-            tools, {label: [_tool_accuracy(run, first, tool) for tool in tools] for label, run in runs.items()},
+            out_dir / "compare_accuracy_by_tool.png", f"Accuracy by reference tool ({settings[0]})",
+            "equivalent calls (%)", tools,
+            {label: [_tool_accuracy(run, settings[0], tool) for tool in tools] for label, run in runs.items()},
         )
-    paths["markdown"] = out_dir / COMPARE_FILE
-    paths["markdown"].write_text(compare_markdown(runs, settings, tools, [p.name for p in paths.values()]))
     return paths
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from rlkit.eval.harness import EvalResult
-from rlkit.eval.plots import plot_accuracy_by_tool, plot_accuracy_by_turn, plot_loops
+
+log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
 SUMMARY_FILE = "summary.md"
@@ -32,15 +34,25 @@ def write_report(result: EvalResult, out_dir: str | Path) -> dict[str, Path]:
     data["summary_line"] = result.summary_line()
     paths = {"json": out_dir / RESULTS_FILE}
     paths["json"].write_text(json.dumps(data, indent=1, ensure_ascii=False))
-    plots = {
-        "accuracy_by_tool": plot_accuracy_by_tool(data["metrics"], out_dir / "accuracy_by_tool.png"),
-        "accuracy_by_turn": plot_accuracy_by_turn(data["metrics"], out_dir / "accuracy_by_turn.png"),
-        "loops": plot_loops(data["metrics"], out_dir / "loop_rate_by_setting.png"),
-    }
+    plots = write_plots(data["metrics"], out_dir)
     paths.update({name: path for name, path in plots.items() if path is not None})
     paths["markdown"] = out_dir / SUMMARY_FILE
     paths["markdown"].write_text(summary_markdown(data, [p.name for p in plots.values() if p is not None]))
     return paths
+
+
+def write_plots(metrics: dict[str, dict], out_dir: Path) -> dict[str, Path | None]:
+    """The run's PNGs (none, with a warning, when matplotlib is not installed: it is a dev extra)."""
+    try:
+        from rlkit.eval.plots import plot_accuracy_by_tool, plot_accuracy_by_turn, plot_loops
+    except ImportError:
+        log.warning("matplotlib is not installed: no PNG plots written to %s (pip install matplotlib)", out_dir)
+        return {}
+    return {
+        "accuracy_by_tool": plot_accuracy_by_tool(metrics, out_dir / "accuracy_by_tool.png"),
+        "accuracy_by_turn": plot_accuracy_by_turn(metrics, out_dir / "accuracy_by_turn.png"),
+        "loops": plot_loops(metrics, out_dir / "loop_rate_by_setting.png"),
+    }
 
 
 def load_results(run_dir: str | Path) -> dict[str, Any]:

@@ -49,7 +49,18 @@ def test_gguf_model_fails_with_the_issue_11_message(tmp_path):
     assert "not supported yet: GGUF export/eval is issue 11" in done.stderr
 
 
-def test_env_split_with_tiny_model_in_process(tiny_model):
+@pytest.fixture
+def one_thread():
+    """One torch thread: the machine is shared, and oversubscribed threads make tiny models crawl."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_env_split_with_tiny_model_in_process(tiny_model, one_thread):
     from rlkit.eval import GREEDY, evaluate
     from rlkit.eval.sources import load_env_split
     from rlkit.rollout.hf import HFRollout
