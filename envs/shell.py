@@ -132,10 +132,10 @@ class ShellEnv(ToolEnv):
         for project in rng.sample(("webapp", "scraper", "dashboard", "cli-tool"), 2):
             add(f"{HOME}/projects/{project}/README.md", f"# {project}\n" + _text(rng, rng.randint(1, 4)))
             add(f"{HOME}/projects/{project}/main.py", "def main():\n    print('hello')\n" * rng.randint(1, 3))
-            add(f"{HOME}/projects/{project}/debug.log", _log(rng, rng.randint(2, 12)))
+            add(f"{HOME}/projects/{project}/debug.log", _log(rng, rng.randint(2, 8)))
         for name in rng.sample(("app.log", "worker.log", "error.log", "access.log", "cron.log"), 3):
-            add(f"/var/app/logs/{name}", _log(rng, rng.randint(3, 30)))
-        add("/var/app/logs/old/app.1.log", _log(rng, rng.randint(5, 20)))
+            add(f"/var/app/logs/{name}", _log(rng, rng.randint(3, 18)))
+        add("/var/app/logs/old/app.1.log", _log(rng, rng.randint(4, 12)))
         add("/var/app/config/settings.ini", f"[server]\nport = {rng.choice((8000, 8080, 9000))}\nworkers = {rng.randint(2, 16)}\n")
         add("/var/app/config/db.conf", f"host = db.internal\nuser = app\npool = {rng.randint(5, 50)}\n")
         for name in rng.sample(("cache_1.tmp", "upload.tmp", "session.tmp", "build.tmp", "x.tmp"), rng.randint(1, 4)):
