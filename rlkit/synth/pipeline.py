@@ -86,7 +86,6 @@ def generate(
                 "reply": reply.text,
                 "error": reply.error,
                 "detail": reply.detail,
-                "attempts": reply.attempts,
                 "cached": reply.cached,
             }
             out.write(json.dumps(record, ensure_ascii=False) + "\n")

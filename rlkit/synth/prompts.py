@@ -67,6 +67,8 @@ def plan_requests(count: int, tool_names: list[str], seed_tools: list[str], dive
         raise ValueError(f"diversity.turn_weights must be non-negative with a positive sum, got {diversity.turn_weights}")
     if not 0.0 <= diversity.off_domain_share <= 1.0:
         raise ValueError(f"diversity.off_domain_share must be in [0, 1], got {diversity.off_domain_share}")
+    if diversity.off_domain_share > 0 and diversity.off_domain_tool not in (None, *tool_names):
+        raise ValueError(f"diversity.off_domain_tool {diversity.off_domain_tool!r} is not one of the tools: {tool_names}")
     rng = random.Random(seed)
     deck: list[str] = []
     plans = []

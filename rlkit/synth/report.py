@@ -64,7 +64,7 @@ def render_markdown(outcomes: list[Outcome], title: str, notes: list[str] = ()) 
     lines += ["", "## Drops by reason", "", "| reason | stage | count | example (request: detail) |", "|---|---|---:|---|"]
     for reason, count in summary["drops"].items():
         example = examples[reason]
-        detail = example.drop.detail.replace("|", "\\|").replace("\n", " ")[:160]
+        detail = example.drop.detail[:160].replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
         lines.append(f"| {reason} | {STAGE_OF[reason]} | {count} | #{example.request_id}: {detail} |")
     if not summary["drops"]:
         lines.append("| (none) | | 0 | |")

@@ -1,4 +1,4 @@
-"""Ask an OpenAI-compatible teacher for replies: concurrency, retries with backoff, timeout, disk cache.
+"""Ask OpenAI-compatible teachers for replies: concurrency, retries with backoff, timeout, disk cache.
 
 Every request ends in a `TeacherReply`: the text, or an error reason (teacher_timeout, teacher_error,
 empty_reply) with a detail. Nothing here raises on a bad server, so one dead endpoint costs its
@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Callable, Iterable
 import openai
 from tqdm.auto import tqdm
 
+from rlkit.rollout.base import ChatPrompt, SamplingParams
+from rlkit.rollout.openai_backend import OpenAIRollout
 from rlkit.synth.reasons import EMPTY_REPLY, TEACHER_ERROR, TEACHER_TIMEOUT
 
 
@@ -40,8 +41,8 @@ class TeacherSampling:
     temperature: float = 1.0
     max_tokens: int = 512
     timeout_s: float = 60.0
-    max_retries: int = 2
-    backoff_s: float = 1.0  # waits backoff_s, 2*backoff_s, ... between attempts
+    max_retries: int = 2  # on timeouts, connection errors, 429 and 5xx
+    backoff_s: float = 0.5  # base of the exponential backoff (with jitter) between attempts
     json_mode: bool = False  # send response_format={"type": "json_object"} (vLLM, OpenAI; not every server)
 
 
@@ -53,7 +54,6 @@ class TeacherReply:
     error: str | None = None
     detail: str = ""
     cached: bool = False
-    attempts: int = 0
 
 
 class ReplyCache:
@@ -82,7 +82,11 @@ class ReplyCache:
 
 
 class Teacher:
-    """Sends chats to one of several endpoints (round-robin by request id) and never raises on server faults."""
+    """Sends chats to one of several endpoints (round-robin by request id) and never raises on server faults.
+
+    Each endpoint is an `OpenAIRollout` (rlkit.rollout), which does the HTTP call, the timeout and
+    the retries with backoff; this class adds the cache and turns every failure into a reason.
+    """
 
     def __init__(self, endpoints: list[TeacherEndpoint], sampling: TeacherSampling, cache: ReplyCache | None = None) -> None:
         if not endpoints:
@@ -90,12 +94,17 @@ class Teacher:
         self.endpoints = endpoints
         self.sampling = sampling
         self.cache = cache
-        self._clients = [
-            openai.OpenAI(
-                base_url=endpoint.base_url,
-                api_key=os.environ.get(endpoint.api_key_env) or "EMPTY",
+        json_mode = {"response_format": {"type": "json_object"}} if sampling.json_mode else {}
+        self._backends = [
+            OpenAIRollout(
+                endpoint.base_url,
+                endpoint.model,
+                api_key_env=endpoint.api_key_env,
+                max_concurrency=1,  # one request per call; ask_all runs the calls concurrently
                 timeout=sampling.timeout_s,
-                max_retries=0,  # retries are ours, so that timeouts are counted as such
+                max_retries=sampling.max_retries,
+                backoff_base=sampling.backoff_s,
+                extra_body=json_mode,
             )
             for endpoint in endpoints
         ]
@@ -115,49 +124,31 @@ class Teacher:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def ask(self, request_id: int, messages: list[dict], seed: int) -> TeacherReply:
-        """One reply (from the cache when present), retrying timeouts, connection and 5xx/429 errors."""
+        """One reply (from the cache when present); failures come back as a reason, never raised."""
         key = self.cache_key(request_id, messages, seed)
         if self.cache is not None and (text := self.cache.get(key)) is not None:
             return TeacherReply(text, cached=True)
-        index = request_id % len(self.endpoints)
-        reply = TeacherReply(None, TEACHER_ERROR, "no attempt made")
-        for attempt in range(self.sampling.max_retries + 1):
-            if attempt:
-                time.sleep(self.sampling.backoff_s * 2 ** (attempt - 1))
-            reply, retry = self._attempt(self._clients[index], self.endpoints[index].model, messages, seed)
-            reply.attempts = attempt + 1
-            if not retry:
-                break
-        if reply.text is not None and self.cache is not None:
-            self.cache.put(key, reply.text)
-        return reply
+        backend = self._backends[request_id % len(self._backends)]
+        params = SamplingParams(temperature=self.sampling.temperature, max_tokens=self.sampling.max_tokens, seed=seed)
+        try:
+            ((completion, *_),) = backend.generate([ChatPrompt(messages)], params)
+        except Exception as error:  # the server is untrusted: any failure costs this request only
+            return failure_reply(error)
+        if not completion.text.strip():
+            return TeacherReply(None, EMPTY_REPLY, f"the reply has no text (finish_reason {completion.finish_reason})")
+        if self.cache is not None:
+            self.cache.put(key, completion.text)
+        return TeacherReply(completion.text)
 
-    def _attempt(self, client: openai.OpenAI, model: str, messages: list[dict], seed: int) -> tuple[TeacherReply, bool]:
-        extra = {"response_format": {"type": "json_object"}} if self.sampling.json_mode else {}
-        try:
-            response = client.chat.completions.create(
-                model=model,
-                messages=messages,
-                temperature=self.sampling.temperature,
-                max_tokens=self.sampling.max_tokens,
-                seed=seed,
-                **extra,
-            )
-        except openai.APITimeoutError as error:
-            return TeacherReply(None, TEACHER_TIMEOUT, f"no reply within {self.sampling.timeout_s}s: {error}"), True
-        except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as error:
-            return TeacherReply(None, TEACHER_ERROR, f"{type(error).__name__}: {str(error)[:200]}"), True
-        except openai.APIStatusError as error:  # other HTTP statuses: the body says why
-            return TeacherReply(None, TEACHER_ERROR, f"HTTP {error.status_code}: {error.response.text[:200]}"), False
-        except openai.APIError as error:  # unreadable response bodies
-            return TeacherReply(None, TEACHER_ERROR, f"{type(error).__name__}: {str(error)[:200]}"), False
-        try:
-            text = response.choices[0].message.content
-        except (AttributeError, IndexError, TypeError) as error:
-            return TeacherReply(None, TEACHER_ERROR, f"response without choices[0].message: {error}"), False
-        if not isinstance(text, str) or not text.strip():
-            return TeacherReply(None, EMPTY_REPLY, "the reply has no text"), False
-        return TeacherReply(text), False
+
+def failure_reply(error: Exception) -> TeacherReply:
+    """teacher_timeout when a timeout caused `error` (retries exhausted), else teacher_error."""
+    cause = error.__cause__ or error
+    if isinstance(cause, openai.APITimeoutError):
+        return TeacherReply(None, TEACHER_TIMEOUT, f"no reply in time: {error}"[:300])
+    if isinstance(cause, openai.APIStatusError):
+        return TeacherReply(None, TEACHER_ERROR, f"HTTP {cause.status_code}: {cause.response.text[:200]}")
+    return TeacherReply(None, TEACHER_ERROR, f"{type(error).__name__}: {error}"[:300])
 
 
 def ask_all(

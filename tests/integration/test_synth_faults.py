@@ -166,6 +166,7 @@ def setup(tmp_path, monkeypatch):
         "teacher.concurrency=4",
         "teacher.use_cache=false",
         "diversity.turn_weights=[0.5, 0.5]",
+        "diversity.off_domain_tool=greeting",
         "diversity.examples_per_prompt=2",
     ]
     yield teacher, overrides, tmp_path, marker

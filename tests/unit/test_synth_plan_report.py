@@ -30,11 +30,13 @@ def test_plans_are_deterministic_and_balanced_over_tools():
 
 
 def test_off_domain_share_one_sends_every_request_to_the_off_domain_tool():
-    plans = plan_requests(4, TOOLS, ["a", "b"], Diversity(off_domain_share=1.0, off_domain_tool="unclear"), seed=0)
-    assert all(p.off_domain and p.target_tool == "unclear" for p in plans)
+    plans = plan_requests(4, TOOLS, ["a", "b"], Diversity(off_domain_share=1.0, off_domain_tool="c"), seed=0)
+    assert all(p.off_domain and p.target_tool == "c" for p in plans)
 
 
-@pytest.mark.parametrize("bad", [Diversity(turn_weights=[]), Diversity(off_domain_share=1.5)])
+@pytest.mark.parametrize(
+    "bad", [Diversity(turn_weights=[]), Diversity(off_domain_share=1.5), Diversity(off_domain_share=0.1, off_domain_tool="zzz")]
+)
 def test_bad_diversity_settings_are_refused(bad):
     with pytest.raises(ValueError, match="diversity"):
         plan_requests(2, TOOLS, ["a"], bad, seed=0)
