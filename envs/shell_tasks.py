@@ -215,6 +215,8 @@ def generate_episode(rng: random.Random, split: str, episode_id: str, env_seed: 
         options = list(FRESH)
         if talk.last_file and talk.last_file in env.view()["files"]:
             copyable = "/tmp/" + basename(talk.last_file) not in env.view()["files"]
+            # "delete that file" is only vague when no earlier turn named a file
+            options = [(k, w) for k, w in options if k != "vague"]
             options += [(k, w * 2) for k, w in FOLLOW_UPS if copyable or k != "fu_copy_tmp"]
         kind = rng.choices([k for k, _ in options], weights=[w for _, w in options])[0]
         slots, steps = talk.turn(kind)

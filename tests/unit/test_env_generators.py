@@ -183,3 +183,11 @@ def test_last_task_expected_state_is_the_episode_final_state(env_name, episodes)
         last_call = [t for t in episode.tasks() if t.kind == "call"]
         if last_call:
             assert last_call[-1].expected_state() == episode.final_state
+
+
+def test_shell_vague_request_never_right_after_a_file_was_named():
+    naming = (".read.", ".count_lines.", ".modified.", ".grep_file.")  # these leave "that file" resolvable
+    pairs = [(a, b) for e in generate_episodes("shell", "train", 600, seed=0) for a, b in zip(e.turns, e.turns[1:])]
+    after_naming = [b for a, b in pairs if any(k in a.template_id for k in naming)]
+    assert after_naming and not [b for b in after_naming if ".vague." in b.template_id]
+    assert any(".vague." in b.template_id for _, b in pairs)  # still generated when nothing was named
