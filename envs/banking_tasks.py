@@ -125,6 +125,9 @@ OFF_DOMAIN_INTENTS = {"unclear", "off_topic"}
 ASKS = {"amount": "how much", "from_account": "which account it comes from", "to_account": "which account it goes to",
         "account_type": "which account", "card_type": "which card", "card_last_four": "the last four digits",
         "payee": "who you'd like to pay"}
+# The keyword a clarifying question must contain for each missing field (what a reply judge checks).
+ASK_FACTS = {"amount": "how much", "from_account": "from", "to_account": "to", "account_type": "account",
+             "card_type": "card", "card_last_four": "last four", "payee": "pay"}
 
 
 @dataclass
@@ -269,7 +272,8 @@ def reply_for(call: ToolCall, response: str) -> Step:
         asks = [ASKS[m] for m in d["missing"]]
         if "card_type" in d["missing"]:
             asks = ["which card (credit or debit)", "its last four digits"]
-        return Step(reply=f"Sure, I can help with that. Can you tell me {' and '.join(asks)}?", facts=asks[:2])
+        facts = list(dict.fromkeys(ASK_FACTS[m] for m in d["missing"]))
+        return Step(reply=f"Sure, I can help with that. Can you tell me {' and '.join(asks)}?", facts=facts)
     if call.name == "check_balance":
         if "balances" in d:
             b = d["balances"]
