@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 from rlkit.chat import ToolStyle
+from rlkit.checkpoint import ManifestCallback, resumable_trainer_checkpoint
 from rlkit.config import parse_cli, save_config
 from rlkit.lora import LoraSettings, peft_config, save_merged
 from rlkit.model import add_vllm_config_fields, load_model_and_tokenizer
@@ -110,8 +110,9 @@ def main(config: SFTRecipeConfig) -> Path:
         train_dataset=train_set,
         processing_class=tokenizer,
         peft_config=peft_config(config.lora),
+        callbacks=[ManifestCallback()],  # seals each checkpoint-N so a half-written one is never resumed
     )
-    checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() and train.save_steps else None
+    checkpoint = resumable_trainer_checkpoint(output_dir) if train.save_steps else None
     if checkpoint:
         log.info("resuming SFT from %s", checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)

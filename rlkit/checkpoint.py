@@ -146,6 +146,14 @@ def find_resumable_checkpoint(output_dir: str | Path, pattern: str = "checkpoint
     return ResumeChoice(None, rejected)
 
 
+def resumable_trainer_checkpoint(output_dir: str | Path) -> str | None:
+    """The `resume_from_checkpoint` argument for a Trainer: newest sealed checkpoint-N, or None."""
+    choice = find_resumable_checkpoint(output_dir)
+    if choice.path is not None:
+        log.info("resuming from %s", choice.path)
+    return str(choice.path) if choice.path else None
+
+
 def read_recipe_state(checkpoint: str | Path) -> dict[str, Any]:
     """The recipe state recorded in a verified checkpoint's manifest."""
     return verify_checkpoint(checkpoint).get("recipe_state", {})
