@@ -16,7 +16,8 @@ Behaviour (each case is tested):
 - String arguments with unescaped inner quotes (`name='O'Brien'`, as the LFM2.5 templates write
   them) are repaired when the quote cannot close the string; `repaired` is then True.
 - Hostile input is bounded: completions over MAX_COMPLETION_CHARS and blocks over
-  MAX_BLOCK_CHARS return an error without parsing; value nesting is capped (see pythonic.py).
+  MAX_BLOCK_CHARS return an error without parsing, as do blocks after the first MAX_BLOCKS;
+  value nesting is capped (see pythonic.py). Marker search is linear in the completion length.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ TOOL_CALL_START = "<|tool_call_start|>"
 TOOL_CALL_END = "<|tool_call_end|>"
 MAX_COMPLETION_CHARS = 1_000_000
 MAX_BLOCK_CHARS = 100_000
+MAX_BLOCKS = 64
 
 
 @dataclass
@@ -74,24 +76,28 @@ def _parse(text: str) -> ParseResult:
     outside: list[str] = []
     errors: list[str] = []
     repaired = False
-    position = 0
+    position = blocks = 0
+    markers = _MarkerFinder(text)
     while position < len(text):
-        start = text.find(TOOL_CALL_START, position)
-        stray_end = text.find(TOOL_CALL_END, position)
-        if stray_end != -1 and (start == -1 or stray_end < start):
-            outside.append(text[position:stray_end])
+        start, end = markers.next_start(position), markers.next_end(position)
+        if end != -1 and (start == -1 or end < start):
+            outside.append(text[position:end])
             errors.append("tool_call_end marker without a start marker")
-            position = stray_end + len(TOOL_CALL_END)
+            position = end + len(TOOL_CALL_END)
             continue
         if start == -1:
             outside.append(text[position:])
             break
+        blocks += 1
+        if blocks > MAX_BLOCKS:
+            errors.append(f"more than {MAX_BLOCKS} tool-call blocks")
+            outside.append(text[start:])
+            break
         outside.append(text[position:start])
         body_start = start + len(TOOL_CALL_START)
-        end = text.find(TOOL_CALL_END, body_start)
-        nested_start = text.find(TOOL_CALL_START, body_start)
-        if end == -1 or (nested_start != -1 and nested_start < end):
-            stop = nested_start if nested_start != -1 else len(text)
+        end, restart = markers.next_end(body_start), markers.next_start(body_start)
+        if end == -1 or (restart != -1 and restart < end):
+            stop = restart if restart != -1 else len(text)
             errors.append("unterminated tool-call block")
             position = stop
         else:
@@ -104,6 +110,27 @@ def _parse(text: str) -> ParseResult:
             errors.append(block_error)
     error = "; ".join(dict.fromkeys(errors)) or None
     return ParseResult(calls=calls, text="".join(outside).strip(), error=error, repaired=repaired)
+
+
+class _MarkerFinder:
+    """Next start/end marker at or after a position, each string searched once overall (linear)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.found = {TOOL_CALL_START: -2, TOOL_CALL_END: -2}  # -2: not searched yet
+
+    def _next(self, marker: str, position: int) -> int:
+        found = self.found[marker]
+        if found == -2 or (found != -1 and found < position):
+            found = self.text.find(marker, position)
+            self.found[marker] = found
+        return found
+
+    def next_start(self, position: int) -> int:
+        return self._next(TOOL_CALL_START, position)
+
+    def next_end(self, position: int) -> int:
+        return self._next(TOOL_CALL_END, position)
 
 
 def _parse_without_markers(text: str) -> ParseResult:

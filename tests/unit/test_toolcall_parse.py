@@ -163,3 +163,14 @@ def test_megabyte_of_plain_text_is_fine():
     text = "word " * 200_000
     result = parse_tool_calls(text)
     assert result.error is None and result.calls == [] and len(result.text) == len(text) - 1
+
+
+def test_many_markers_are_linear_and_capped():
+    for text in [TOOL_CALL_START * 50_000, (TOOL_CALL_START + "x") * 50_000, TOOL_CALL_END * 50_000,
+                 block("[f()]") * 1000]:
+        start = time.perf_counter()
+        result = parse_tool_calls(text)
+        assert time.perf_counter() - start < 2.0
+        assert result.error is not None
+    capped = parse_tool_calls(block("[f()]") * 100)
+    assert len(capped.calls) == 64 and "more than 64" in capped.error
