@@ -99,7 +99,8 @@ def train_loop_prone_policy(base: str, out_dir: Path, args) -> tuple[Path, dict]
         args=SFTConfig(
             output_dir=str(target / "trainer"), max_steps=args.sft_steps, per_device_train_batch_size=8,
             learning_rate=args.sft_lr, lr_scheduler_type="constant", logging_steps=20, save_strategy="no",
-            report_to="none", bf16=False, gradient_checkpointing=False, use_cpu=True, max_length=768,
+            report_to="none", bf16=False, gradient_checkpointing=False, use_cpu=not torch.cuda.is_available(),
+            max_length=768,
         ),
         train_dataset=dataset,
         processing_class=tokenizer,
@@ -120,7 +121,9 @@ def eval_model(path: str, data, max_tokens: int) -> dict:
     """Held-out metrics of one model under both sampling settings."""
     model, tokenizer = load_model_and_tokenizer(path)
     model.eval()
-    engine = HFRollout(model, tokenizer, "compact", batch_size=32)
+    if torch.cuda.is_available():  # a GPU, when there is one, only speeds generation up
+        model.to("cuda")
+    engine = HFRollout(model, tokenizer, "compact", batch_size=64)
     result = evaluate(engine, data.examples, [LFM2_RECOMMENDED, TEMPERATURE_1], max_tokens=max_tokens, seed=0,
                       episodes=data.episodes, env_factory=data.env_factory)
     out = {}
@@ -139,19 +142,21 @@ def eval_model(path: str, data, max_tokens: int) -> dict:
     return out
 
 
-def run_rounds(start: Path, out_dir: Path, args) -> list[Path]:
-    """R semi-online rounds of the recipe (rule-judge jury); the model after each round."""
+def run_rounds(start: Path, out_dir: Path, args, rounds: int) -> Path:
+    """Semi-online rounds of the recipe (rule-judge jury) up to `rounds`; finished rounds are resumed, not redone."""
     from rlkit.stages import load_recipe
 
     recipe = load_recipe("dpo")
     config = load_config(recipe.DPORecipeConfig, recipe.DEFAULT_CONFIG, [
-        f"model={start}", f"output_dir={out_dir / 'dpo'}", f"rounds={args.rounds}", "jury.llm_judges=[]",
+        f"model={start}", f"output_dir={out_dir / 'dpo'}", f"rounds={rounds}", "jury.llm_judges=[]",
         f"data.num_rows={args.dpo_prompts}", "data.seed=100", f"sampling.k={args.k}",
         f"sampling.max_tokens={args.max_tokens}", f"train.steps_per_round={args.dpo_steps}",
         f"train.learning_rate={args.dpo_lr}", f"train.beta={args.beta}", "train.batch_size=8",
+        f"train.num_threads={args.threads}",
     ])
     recipe.main(config)
-    return [out_dir / "dpo" / f"round_{r}" / "model" for r in range(args.rounds)]
+    done = json.loads((out_dir / "dpo" / f"round_{rounds - 1}" / "done.json").read_text())
+    return Path(done["model"])
 
 
 def _free_port() -> int:
@@ -311,12 +316,14 @@ def main() -> None:
     parser.add_argument("--throughput-tasks", type=int, default=24)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--results", default=str(RESULTS))
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 on the shared dev machine)")
+    parser.add_argument("--no-throughput", action="store_true", help="skip the jury-vs-raw endpoint measurement")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.episodes, args.sft_rows, args.sft_steps = min(args.rounds, 2), 16, 600, 150
         args.dpo_prompts, args.dpo_steps, args.throughput_tasks = 32, 20, 12
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     os.environ.setdefault("WANDB_MODE", "offline")
     started = time.perf_counter()
     out_dir = Path(args.out)
@@ -325,11 +332,21 @@ def main() -> None:
     data = load_env_split(args.env, "test", n_episodes=args.episodes, seed=0)
     log.info("held-out: %d examples, %d episodes", len(data.examples), len(data.episodes))
     evals = {"start": eval_model(str(start_model), data, args.max_tokens)}
-    for r, model_dir in enumerate(run_rounds(start_model, out_dir, args), start=1):
+    results_json = Path(args.results).with_suffix(".json")
+
+    def report(throughput=None) -> str:  # written after every step, so a cut-off run still leaves its tables
+        results_json.write_text(json.dumps({"info": info, "evals": evals, "throughput": throughput}, indent=2))
+        return write_report(Path(args.results), args, info, evals, throughput, time.perf_counter() - started)
+
+    report()
+    for r in range(1, args.rounds + 1):
+        model_dir = run_rounds(start_model, out_dir, args, rounds=r)
         evals[f"after round {r}"] = eval_model(str(model_dir), data, args.max_tokens)
-    throughput = jury_throughput(resolve_model_path("tiny-lfm2"), data, args.throughput_tasks, args.concurrency)
-    (out_dir / "results.json").write_text(json.dumps({"info": info, "evals": evals, "throughput": throughput}, indent=2))
-    print(write_report(Path(args.results), args, info, evals, throughput, time.perf_counter() - started))
+        report()
+    throughput = None
+    if not args.no_throughput:
+        throughput = jury_throughput(resolve_model_path("tiny-lfm2"), data, args.throughput_tasks, args.concurrency)
+    print(report(throughput))
 
 
 def _default_base() -> str:

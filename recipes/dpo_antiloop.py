@@ -39,10 +39,11 @@ from datasets import load_from_disk
 
 from rlkit.chat import ToolStyle
 from rlkit.config import parse_cli, save_config
+from rlkit.distributed import process_state
 from rlkit.dpo import DPOSettings, make_dpo_trainer
 from rlkit.jury import JudgeCache, Jury, LengthJudge, LLMJudge, default_rule_judges
 from rlkit.model import add_vllm_config_fields, cache_root, load_model_and_tokenizer, resolve_model_path
-from rlkit.pairs import PairSettings, build_pairs
+from rlkit.pairs import PairSettings, build_pairs, empty_pairs
 from rlkit.rollout.hf import HFRollout
 from rlkit.task_source import TaskSource, load_task_rows
 
@@ -169,6 +170,8 @@ def round_pairs(config: DPORecipeConfig, round_index: int, policy_path: str, jur
             (tmp / "report.json").write_text(json.dumps(report, indent=2))
             atomic_publish(tmp, pairs_dir)
             log.info("round %d pairs: %s", round_index, json.dumps(build.report.as_dict()))
+        if json.loads((pairs_dir / "report.json").read_text())["pairs"] == 0:
+            return empty_pairs()  # datasets cannot load a saved dataset with no rows
         return load_from_disk(str(pairs_dir))
 
 
@@ -203,7 +206,7 @@ def main(config: DPORecipeConfig) -> Path:
     os.environ.setdefault("WANDB_MODE", "offline")
     if config.train.num_threads:
         torch.set_num_threads(config.train.num_threads)
-    state = PartialState()
+    state = process_state()  # PartialState() alone reports 1 process on CPU until a Trainer exists
     output_dir = Path(config.output_dir)
     if state.is_main_process:
         save_config(config, output_dir / "config.yaml")
