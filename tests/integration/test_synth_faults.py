@@ -224,7 +224,7 @@ def test_jury_filter_drops_rows_the_judge_scores_low(setup):
     assert "gas company" in json.dumps(row["messages"])
 
 
-def test_a_dead_teacher_costs_requests_not_the_run(tmp_path, monkeypatch, setup):
+def test_a_dead_teacher_costs_requests_not_the_run(setup):
     _, overrides, _, _ = setup
     dead = [o for o in overrides if not o.startswith("teacher.endpoints")]
     dead.append("teacher.endpoints=[{base_url: 'http://127.0.0.1:9/v1', model: nobody}]")  # port 9: discard, closed
