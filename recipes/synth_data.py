@@ -130,7 +130,12 @@ def main(config: SynthRecipeConfig) -> dict:
             # tool call (every tool_calls list empty); synth.jsonl is complete and loads the same rows.
             log.warning("dataset/ not written (%s); load synth.jsonl with load_distil_jsonl instead", error)
     endpoints = ", ".join(f"{e.model} @ {e.base_url}" for e in config.teacher.endpoints)
-    notes = [f"teacher: {endpoints}", f"job: {config.inputs.job_path}; seeds: {len(seeds)}; test examples: {len(tests)}"]
+    cached = sum(bool(record.get("cached")) for record in records.values())
+    notes = [
+        f"teacher: {endpoints}",
+        f"job: {config.inputs.job_path}; seeds: {len(seeds)}; test examples: {len(tests)}",
+        f"teacher replies on record: {sum(r.get('reply') is not None for r in records.values())} ({cached} from the cache)",
+    ]
     (output_dir / "report.md").write_text(render_markdown(outcomes, "Synthetic data report", notes))
     summary = summarize(outcomes)
     (output_dir / "report.json").write_text(json.dumps(summary, indent=2))

@@ -224,6 +224,14 @@ def test_jury_filter_drops_rows_the_judge_scores_low(setup):
     assert "gas company" in json.dumps(row["messages"])
 
 
+def test_a_dead_judge_drops_rows_as_unscored_never_lets_them_through(setup):
+    teacher, overrides, _, _ = setup
+    dead_judge = "jury.judges=[{base_url: 'http://127.0.0.1:9/v1', model: nobody}]"
+    summary = run_recipe(overrides + ["jury.enabled=true", dead_judge, "jury.max_retries=0"])
+    assert summary["drops"]["jury_no_score"] == 2 and summary["kept"] == 0
+    assert teacher.judge_requests == 0
+
+
 def test_a_dead_teacher_costs_requests_not_the_run(setup):
     _, overrides, _, _ = setup
     dead = [o for o in overrides if not o.startswith("teacher.endpoints")]
