@@ -32,29 +32,12 @@ import torch
 
 from rlkit.chat import ToolStyle
 from rlkit.config import ConfigError, load_config, parse_cli, save_config
-from rlkit.eval import evaluate, load_eval_data
-from rlkit.eval.records import GREEDY, LFM2_RECOMMENDED, TEMPERATURE_1
-from rlkit.model import load_model_and_tokenizer
 from rlkit.pipeline_report import StageRow, write_pipeline_report
-from rlkit.rollout.hf import HFRollout
+from rlkit.stage_eval import PipelineEval, evaluate_model
 from rlkit.stages import STAGES, default_config_path, load_recipe, stage_available
 
 log = logging.getLogger("recipes.pipeline")
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "pipeline.yaml"
-SETTINGS = {s.name: s for s in (LFM2_RECOMMENDED, TEMPERATURE_1, GREEDY)}
-
-
-@dataclass
-class PipelineEval:
-    """The `eval:` section: held-out env episodes, scored after every stage."""
-
-    env: str = "smart_home"
-    split: str = "test"
-    episodes: int = 12  # every assistant step of these episodes is one example (calls and replies)
-    seed: int = 0
-    max_tokens: int = 96
-    settings: list[str] = field(default_factory=lambda: ["lfm2_recommended"])  # first = the headline
-    batch_size: int = 32
 
 
 @dataclass
@@ -96,34 +79,6 @@ def stage_config(stage: str, config: PipelineConfig, model: str, output_dir: Pat
         raise ConfigError(f"pipeline section {stage!r}: {error}") from None
 
 
-def evaluate_model(model_dir: str, config: PipelineConfig, cache: Path) -> dict[str, Any]:
-    """Held-out metrics of one model, cached in `cache` (JSON) so a resumed run does not redo them."""
-    if cache.is_file():
-        return json.loads(cache.read_text())
-    settings = config.eval
-    data = load_eval_data(settings.env, split=settings.split, episodes=settings.episodes, seed=settings.seed)
-    model, tokenizer = load_model_and_tokenizer(model_dir)
-    model.eval()
-    engine = HFRollout(model, tokenizer, tool_style=config.tool_style, batch_size=settings.batch_size)
-    unknown = [name for name in settings.settings if name not in SETTINGS]
-    if unknown:
-        raise ConfigError(f"eval.settings: unknown {unknown}; choose from {sorted(SETTINGS)}")
-    result = evaluate(engine, data.examples, [SETTINGS[n] for n in settings.settings], max_tokens=settings.max_tokens)
-    metrics = {
-        name: {
-            "equivalence": result.metrics[name]["calls"]["equivalence"],
-            "calls": result.metrics[name]["calls"]["n"],
-            "loop_rate": result.metrics[name]["generation"]["loop_rate"],
-            "mean_length": result.metrics[name]["generation"]["mean_length"],
-            "parse_error_rate": result.metrics[name]["calls"]["parse_error_rate"],
-        }
-        for name in settings.settings
-    }
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(metrics, indent=1))
-    return metrics
-
-
 def main(config: PipelineConfig) -> list[StageRow]:
     """Run every stage in order (resuming finished ones), evaluate after each, write the table."""
     os.environ.setdefault("WANDB_MODE", "offline")
@@ -135,7 +90,7 @@ def main(config: PipelineConfig) -> list[StageRow]:
 
     current = config.model
     eval_start = time.perf_counter()
-    rows = [StageRow("base", current, evaluate_model(current, config, output_dir / "base" / "eval.json"), 0.0,
+    rows = [StageRow("base", current, evaluate_model(current, config.eval, config.tool_style, output_dir / "base" / "eval.json"), 0.0,
                      eval_seconds=time.perf_counter() - eval_start)]
     for stage in config.stages:
         if stage not in STAGES:
@@ -157,7 +112,7 @@ def main(config: PipelineConfig) -> list[StageRow]:
             done.write_text(json.dumps(record, indent=1))
         current = record["model"]
         eval_start = time.perf_counter()
-        metrics = evaluate_model(current, config, stage_dir / "eval.json")
+        metrics = evaluate_model(current, config.eval, config.tool_style, stage_dir / "eval.json")
         rows.append(StageRow(stage, current, metrics, record["wall_seconds"], eval_seconds=time.perf_counter() - eval_start))
 
     total = time.perf_counter() - started
