@@ -176,7 +176,7 @@ class ToolCallGRPOTrainer(GRPOTrainer):
                 stats["refilled_groups"] += useful.numel()
         short = wanted - have
         if short:  # fill with zero-signal groups: they train nothing but keep the batch size
-            kept_parts.append(take_rows(dropped, torch.arange(short * group)))
+            kept_parts.append(take_rows(dropped, torch.arange(short * group, device=dropped["advantages"].device)))
         stats["short_groups"] = float(short)
         merged = concat_batches([p for p in kept_parts if p["advantages"].numel()], self._tokenizer.pad_token_id)
         merged["num_items_in_batch"] = merged["completion_mask"].sum()
@@ -201,7 +201,7 @@ class ToolCallGRPOTrainer(GRPOTrainer):
 
     @staticmethod
     def _group_rows(group_mask: torch.Tensor, group: int) -> torch.Tensor:
-        return (torch.nonzero(group_mask).flatten()[:, None] * group + torch.arange(group)).flatten()
+        return (torch.nonzero(group_mask).flatten()[:, None] * group + torch.arange(group, device=group_mask.device)).flatten()
 
     def _next_prompts(self, groups: int, group: int, current: list[dict]) -> list[dict]:
         """`groups` further dataset rows, each repeated `group` times (TRL's layout of a batch)."""
