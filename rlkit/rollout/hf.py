@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import time
 from typing import Any, Sequence
@@ -51,10 +53,16 @@ class HFRollout:
         """For each prompt, `params.n` completions, generated in left-padded batches."""
         encoded = [self.prompt_ids(p) for p in prompts]
         results: list[list[Completion]] = []
+        # transformers refuses greedy decoding with num_return_sequences > 1; the n greedy
+        # completions are identical, so decode once and copy.
+        greedy_copies = params.n if params.temperature <= 0 else 1
+        batch_params = dataclasses.replace(params, n=1) if greedy_copies > 1 else params
         start = time.perf_counter()
         batches = range(0, len(encoded), self.batch_size)
         for offset in tqdm(batches, desc="generate", disable=len(batches) < 4, leave=False):
-            results.extend(self._generate_batch(encoded[offset : offset + self.batch_size], params, offset))
+            results.extend(self._generate_batch(encoded[offset : offset + self.batch_size], batch_params, offset))
+        if greedy_copies > 1:
+            results = [[copy.deepcopy(group[0]) for _ in range(greedy_copies)] for group in results]
         elapsed = time.perf_counter() - start
         generated = sum(len(c.token_ids) for group in results for c in group)
         self.stats.prompts += len(prompts)
