@@ -50,7 +50,8 @@ class EvalConfig:
     model: str = "tiny-lfm2"  # model name/path, http(s) endpoint URL, or .gguf file
     endpoint_model: str = ""  # the served model's name, when `model` is an endpoint URL
     backend: Literal["auto", "hf", "vllm", "openai"] = "auto"
-    api_key: str = "EMPTY"
+    tokenizer: str = ""  # endpoints: model name/path whose tokenizer counts the returned text's tokens
+    api_key_env: str = "OPENAI_API_KEY"  # endpoints: environment variable holding the API key
     tool_style: ToolStyle = "compact"  # must match how the model was trained
     output: str = "runs/eval"
     split: str = "test"  # env split
@@ -87,7 +88,8 @@ def main(config: EvalConfig):
                           episodes=config.episodes, limit=config.limit, seed=config.seed)
     log.info("%d examples and %d episodes from %s", len(data.examples), len(data.episodes), data.source)
     engine = engine_for_model(config.model, backend=config.backend, endpoint_model=config.endpoint_model,
-                              tool_style=config.tool_style, batch_size=config.batch_size, api_key=config.api_key)
+                              tool_style=config.tool_style, batch_size=config.batch_size, tokenizer=config.tokenizer,
+                              api_key_env=config.api_key_env)
     result = evaluate(
         engine, data.examples, config.settings, max_tokens=config.max_tokens, seed=config.seed,
         episodes=data.episodes, env_factory=data.env_factory, max_steps_per_turn=config.max_steps_per_turn,

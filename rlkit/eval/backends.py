@@ -1,7 +1,9 @@
 """Pick the rollout engine for `--model`: an HF model name/path, an http(s) endpoint, or a GGUF file.
 
 - `http://...` / `https://...`: any OpenAI-compatible server (vLLM, `transformers serve`,
-  llama.cpp's server); the served model's name comes from `endpoint_model`.
+  llama.cpp's server); the served model's name comes from `endpoint_model`, and `tokenizer`
+  (a model name/path) re-tokenizes the returned text (else lengths and loops count words).
+  The API key is read from the environment variable named by `api_key_env`.
 - `*.gguf`: not evaluated in-process yet (GGUF export/eval is issue 11); serve it with
   `python -m llama_cpp.server --model X.gguf` and pass the URL instead.
 - anything else: `tiny-lfm2`, a local directory or a Hub id, run with HF `generate`
@@ -39,7 +41,8 @@ def engine_for_model(
     endpoint_model: str = "",
     tool_style: ToolStyle = "compact",
     batch_size: int = 16,
-    api_key: str = "EMPTY",
+    tokenizer: str = "",
+    api_key_env: str = "OPENAI_API_KEY",
     timeout_s: float = 120.0,
     max_concurrency: int = 8,
 ) -> RolloutEngine:
@@ -56,7 +59,7 @@ def engine_for_model(
     if kind == "openai":
         if not model.startswith(("http://", "https://")):
             raise UnsupportedModelError(f"backend 'openai' needs an http(s) endpoint URL as model, got {model!r}")
-        return _openai_engine(model, endpoint_model, tool_style, api_key, timeout_s, max_concurrency)
+        return _openai_engine(model, endpoint_model, tool_style, tokenizer, api_key_env, timeout_s, max_concurrency)
     if kind == "vllm":
         return _vllm_engine(model, tool_style)
     if kind == "hf":
@@ -69,16 +72,24 @@ def engine_for_model(
     raise UnsupportedModelError(f"unknown backend {backend!r}; use auto, hf, vllm or openai")
 
 
-def _openai_engine(url: str, endpoint_model: str, tool_style: ToolStyle, api_key: str, timeout_s: float,
-                   max_concurrency: int) -> RolloutEngine:
+def _openai_engine(url: str, endpoint_model: str, tool_style: ToolStyle, tokenizer: str, api_key_env: str,
+                   timeout_s: float, max_concurrency: int) -> RolloutEngine:
     if not endpoint_model:
         raise UnsupportedModelError(
             f"model {url!r} is an endpoint: name the served model with endpoint_model=NAME (--endpoint-model NAME)"
         )
-    from rlkit.rollout.openai import OpenAIRollout
+    from rlkit.rollout.openai_backend import OpenAIRollout
 
-    return OpenAIRollout(base_url=url, model=endpoint_model, tool_style=tool_style, api_key=api_key,
-                         timeout=timeout_s, max_concurrency=max_concurrency)
+    # Servers return text; a tokenizer turns it back into token ids for lengths and loop detection.
+    loaded = None
+    if tokenizer:
+        from transformers import AutoTokenizer
+
+        from rlkit.model import resolve_model_path
+
+        loaded = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer))
+    return OpenAIRollout(url, endpoint_model, loaded, tool_style, api_key_env=api_key_env, timeout=timeout_s,
+                         max_concurrency=max_concurrency)
 
 
 def _vllm_engine(model: str, tool_style: ToolStyle) -> RolloutEngine:

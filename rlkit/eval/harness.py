@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Literal
 from rlkit.eval.episodes import play_episodes
 from rlkit.eval.metrics import facts_mentioned, setting_metrics
 from rlkit.eval.records import EpisodeRecord, ExampleRecord, GenerationSetting, default_settings
-from rlkit.eval.scoring import loop_report
+from rlkit.eval.scoring import completion_length, loop_report
 from rlkit.rollout.base import ChatPrompt, Completion, RolloutEngine
 from rlkit.toolcall import PARSE_ERROR, check_calls, expected_from_answer, parse_tool_calls
 
@@ -117,7 +117,7 @@ def score_completion(example: EvalExample, completion: Completion, setting: str)
         kind=example.kind,
         completion=completion.text,
         finish_reason=completion.finish_reason,
-        length=len(completion.token_ids),
+        length=completion_length(completion),
         calls=[{"name": c.name, "arguments": c.arguments} for c in parsed.calls],
         parse_error=parsed.error,
         looped=looped,
