@@ -22,6 +22,7 @@ def test_separate_engine_model_is_caught_until_synced_and_a_partial_sync_is_caug
     trainer, tokenizer = load_model_and_tokenizer(str(tiny_model_dir))
     rollout_model, _ = load_model_and_tokenizer(str(tiny_model_dir))
     engine = HFRollout(rollout_model.eval(), tokenizer)
+    trainer.train()
     optimizer = torch.optim.SGD(trainer.parameters(), lr=0.5)
     batch = torch.tensor(SEQUENCES[:1])
     trainer(input_ids=batch, labels=batch).loss.backward()
