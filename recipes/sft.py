@@ -15,6 +15,7 @@ Resuming: with `train.save_steps > 0`, a rerun continues from the newest checkpo
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from trl import SFTConfig, SFTTrainer
 
 from rlkit.chat import ToolStyle
 from rlkit.checkpoint import ManifestCallback, resumable_trainer_checkpoint
-from rlkit.config import parse_cli, save_config
+from rlkit.config import ConfigError, parse_cli, save_config
 from rlkit.lora import LoraSettings, peft_config, save_merged
 from rlkit.model import add_vllm_config_fields, load_model_and_tokenizer
 from rlkit.sft_data import build_sft_dataset
@@ -78,6 +79,10 @@ def main(config: SFTRecipeConfig) -> Path:
     save_config(config, output_dir / "config.yaml")
 
     model, tokenizer = load_model_and_tokenizer(config.model)
+    if config.train.packing and model.config.model_type == "lfm2" and importlib.util.find_spec("causal_conv1d") is None:
+        # transformers would fail at the first step: the short-conv layers cannot keep packed
+        # sequences apart without the causal_conv1d kernel (a CUDA package).
+        raise ConfigError("train.packing: LFM2 needs the causal_conv1d kernel (CUDA) to train on packed sequences")
     rows = load_task_rows(config.data)
     train_set, report = build_sft_dataset(rows, tokenizer, config.tool_style, config.train.max_length)
     log.info("SFT on %d conversations (%d skipped) from %s", report.kept, sum(report.skipped.values()), config.data.source)

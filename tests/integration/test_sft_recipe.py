@@ -63,3 +63,16 @@ def test_sft_recipe_trains_and_saves_a_plain_model(tmp_path, tiny_model_dir, lor
         assert 0 < fraction < 1
     else:
         assert fraction > 0.5
+
+
+def test_packing_an_lfm2_without_the_conv_kernel_is_a_config_error(tmp_path, tiny_model_dir):
+    import importlib.util
+
+    from rlkit.config import ConfigError
+
+    if importlib.util.find_spec("causal_conv1d") is not None:
+        pytest.skip("causal_conv1d is installed: packing works here")
+    recipe = load_recipe("sft")
+    config = load_config(recipe.SFTRecipeConfig, None, [f"model={tiny_model_dir}", f"output_dir={tmp_path}", "train.packing=true"])
+    with pytest.raises(ConfigError, match="train.packing"):
+        recipe.main(config)
