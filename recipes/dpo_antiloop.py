@@ -64,6 +64,8 @@ class LLMJudgeSettings:
     timeout_s: float = 30.0
     max_retries: int = 3
     max_concurrency: int = 4
+    max_tokens: int = 16  # the judge answers with one line ("SCORE: 7" / "WINNER: A")
+    rubric: str = ""  # empty = rlkit.jury.prompts.DEFAULT_RUBRIC
 
 
 @dataclass
@@ -107,6 +109,7 @@ def build_jury(settings: JurySettings) -> Jury:
         judge = LLMJudge(
             spec.base_url, spec.model, name=spec.name, mode=spec.mode, api_key_env=spec.api_key_env,
             timeout_s=spec.timeout_s, max_retries=spec.max_retries, max_concurrency=spec.max_concurrency, cache=cache,
+            max_tokens=spec.max_tokens, **({"rubric": spec.rubric} if spec.rubric else {}),
         )
         problem = judge.probe() if spec.model else "no model name given"
         if problem:

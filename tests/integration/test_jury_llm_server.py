@@ -192,3 +192,18 @@ def test_killing_the_server_mid_run_loses_no_task(tiny_model_dir):
     assert stats.answered + sum(stats.failures.values()) == 12  # every ask accounted for
     assert jury.stats.tasks == 6
     assert sum(n for k, n in jury.stats.failures.items() if k.startswith("llm/")) >= 1
+
+
+def test_recipe_jury_takes_a_reachable_llm_judge_from_the_config(judge_server, tmp_path):
+    from rlkit.stages import load_recipe
+
+    url, model = judge_server
+    recipe = load_recipe("dpo")
+    settings = recipe.JurySettings(
+        llm_judges=[recipe.LLMJudgeSettings(name="tiny", base_url=url, model=model, weight=2.0, max_tokens=4)],
+        require_llm=True, cache_dir=str(tmp_path),
+    )
+    jury = recipe.build_jury(settings)
+    assert [j.name for j in jury.judges][-1] == "tiny" and jury.weights[-1] == 2.0
+    verdict = jury.rank(_tasks(1)[0])
+    assert verdict.votes[-1].judge == "tiny" and verdict.status == "ok"
