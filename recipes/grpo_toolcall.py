@@ -130,15 +130,14 @@ def main(config: GRPORecipeConfig) -> Path:
     save_config(config, output_dir / "config.yaml")
     model, tokenizer = load_model_and_tokenizer(config.model)
 
-    # Tasks: prompts rendered exactly as SFT and eval render them; answer/tools go to the rewards.
-    rows = load_task_rows(config.data)
-    # Rewards and their weights, in one order. Multi-turn rollouts are scored by the env's final-state
-    # verifier (TRL appends it as the last reward; it gets the tool_call weight below).
+    # Tasks and rewards (weights in the same order). Single-turn prompts are rendered exactly as SFT
+    # and eval render them; answer/tools columns go to the rewards. Multi-turn rollouts are scored by
+    # the env's final-state verifier (TRL appends it as the last reward; it gets the tool_call weight).
     weights = config.rewards
     reward_funcs = [NgramRepetitionPenalty(n=weights.repetition_n), format_reward]
     reward_weights = [weights.repetition, weights.format]
     if config.task == "single_turn":
-        rows = rows.map(
+        rows = load_task_rows(config.data).map(
             lambda row: {"prompt": render_prompt(tokenizer, row["messages"], row["tools"], config.tool_style)},
             remove_columns=["messages"],
         )
