@@ -42,7 +42,10 @@ class SlurmJob:
     vllm_model: str = ""  # the model the servers load; defaults to the recipe's `model` override
     vllm_port: int = 8000
     # Recipe overrides pointing rollouts at the server; {host} and {port} are filled in on the node.
-    vllm_overrides: list[str] = field(default_factory=lambda: ["vllm.mode=server", "vllm.server_host={host}", "vllm.server_port={port}"])
+    vllm_overrides: list[str] = field(
+        default_factory=lambda: ["rollout.backend=vllm_server", "rollout.server_url=http://{host}:{port}/v1", "rollout.served_model=policy"]
+    )
+    shared_tmp: str = "runs/slurm/tmp"  # weight-sync folders; must be on the filesystem all nodes share
     extra_sbatch: list[str] = field(default_factory=list)  # e.g. ["--partition=gpu", "--account=x"]
 
 
@@ -71,6 +74,7 @@ def render_sbatch(job: SlurmJob, template: str | None = None) -> str:
         "vllm_port": str(job.vllm_port),
         "vllm_args": " ".join(_runtime_quoted(o, job.vllm_port) for o in job.vllm_overrides),
         "accelerate_config": shlex.quote(job.accelerate_config),
+        "shared_tmp": shlex.quote(job.shared_tmp),
         "recipe": shlex.quote(job.recipe),
     }
     text = template if template is not None else TEMPLATE.read_text()

@@ -28,7 +28,9 @@ while [[ "$1" == --* ]]; do
   case "$1" in --nodes=*) nodes=${1#--nodes=};; --nodelist=*) nodelist=${1#--nodelist=};; esac
   shift
 done
-if [[ "$1" == trl ]]; then echo "$nodelist $*" > "$FAKE_SLURM_LOG/vllm_serve"; exit 0; fi
+if [[ "$1" == python && "$3" == vllm.entrypoints.openai.api_server ]]; then
+  echo "$nodelist $* DEV_MODE=$VLLM_SERVER_DEV_MODE" > "$FAKE_SLURM_LOG/vllm_serve"; exit 0
+fi
 IFS=, read -ra list <<< "$nodelist"
 [[ ${#list[@]} == "$nodes" ]] || { echo "nodelist/nodes mismatch" >&2; exit 3; }
 for i in "${!list[@]}"; do
@@ -55,7 +57,7 @@ def _run_job(tmp_path: Path, job: SlurmJob, nodelist: str) -> Path:
     script = write_sbatch(job, tmp_path / "job.sbatch")
     log = tmp_path / "log"
     log.mkdir()
-    env = dict(os.environ, PATH=f"{_fake_slurm_bin(tmp_path)}:{os.environ['PATH']}", SLURM_JOB_NODELIST=nodelist,
+    env = dict(os.environ, PATH=f"{_fake_slurm_bin(tmp_path)}:{os.environ['PATH']}", SLURM_JOB_NODELIST=nodelist, SLURM_JOB_ID="4242",
                FAKE_SLURM_LOG=str(log), RLKIT_DRY_RUN="1")
     subprocess.run(["bash", str(script)], env=env, check=True, timeout=60)
     return log
@@ -89,14 +91,17 @@ def test_rendered_two_node_job_gives_each_node_its_rank_and_the_head_address(tmp
 
 def test_vllm_server_node_is_excluded_from_training_and_passed_to_the_recipe(tmp_path):
     job = SlurmJob(recipe="recipes/grpo_toolcall.py", recipe_args=["model=some/model"], nodes=2, gpus_per_node=4,
-                   vllm_nodes=1, setup="", log_dir=str(tmp_path / "logs"))
+                   vllm_nodes=1, setup="", log_dir=str(tmp_path / "logs"), shared_tmp=str(tmp_path / "shared"))
     log = _run_job(tmp_path, job, "n1,n2,n3")
-    assert (log / "vllm_serve").read_text().startswith("n3 trl vllm-serve --model some/model")
+    served = (log / "vllm_serve").read_text()
+    assert served.startswith("n3 python -m vllm.entrypoints.openai.api_server --model some/model")
+    assert served.strip().endswith("DEV_MODE=1")
     for rank in (0, 1):
         cmd = _node_command(log, rank)
         assert _flag(cmd, "--num_machines") == "2"
         assert _flag(cmd, "--main_process_ip") == "n1"
-        assert "vllm.server_host=n3" in cmd
+        assert "rollout.backend=vllm_server" in cmd and "rollout.server_url=http://n3:8000/v1" in cmd
+    assert (tmp_path / "shared" / "4242").is_dir()  # the weight-sync folder on the shared filesystem
     assert not (log / "node2").exists()
 
 

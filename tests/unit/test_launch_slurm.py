@@ -30,8 +30,9 @@ def test_vllm_nodes_are_added_to_the_allocation_and_host_expands_at_run_time():
     job = SlurmJob(recipe="recipes/grpo_toolcall.py", recipe_args=["model=LiquidAI/LFM2-350M"], nodes=2, vllm_nodes=1)
     script = render_sbatch(job)
     assert "#SBATCH --nodes=3\n" in script
-    assert "trl vllm-serve --model LiquidAI/LFM2-350M --tensor-parallel-size 8 --port 8000" in script
-    assert 'vllm.server_host="$VLLM_HOST"' in script
+    assert "vllm.entrypoints.openai.api_server --model LiquidAI/LFM2-350M --served-model-name policy" in script
+    assert "--tensor-parallel-size 8" in script and "RlkitWeightSync" in script
+    assert 'rollout.server_url=http://"$VLLM_HOST":8000/v1' in script
 
 
 def test_recipe_args_are_shell_quoted():
