@@ -124,6 +124,8 @@ class ToolCallReward:
 
     def __call__(self, prompts: list, completions: list, **columns: Any) -> list[float | None]:
         """One reward per completion (TRL contract)."""
+        if self.verifier is None and columns.get("answer") is None:
+            raise ValueError("tool_call_reward needs an 'answer' dataset column (or use ToolCallReward(verifier=...))")
         scores: list[float | None] = []
         for index, completion in enumerate(completions):
             row = row_columns(columns, index, len(completions))

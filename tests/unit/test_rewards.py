@@ -51,7 +51,9 @@ def test_tool_call_reward_conversational_and_missing_answer():
     conversational = [[{"role": "assistant", "content": CALL}], [{"role": "assistant", "content": "", "tool_calls": [
         {"type": "function", "function": {"name": "transfer_money", "arguments": '{"amount": 50, "to": "Bob"}'}}]}]]
     assert tool_call_reward(None, conversational, answer=[ANSWER, ANSWER]) == [1.0, 1.0]
-    assert tool_call_reward(None, [CALL], answer=[None]) == [None]
+    assert tool_call_reward(None, [CALL], answer=[None]) == [None]  # e.g. a row scored by another reward
+    with pytest.raises(ValueError, match="'answer' dataset column"):
+        tool_call_reward(None, [CALL])
     assert tool_call_reward(None, ["hello"], answer=["[]"]) == [1.0]  # no call expected, none made
     assert tool_call_reward(None, [CALL], answer=["[]"]) == [0.0]
 
