@@ -3,7 +3,8 @@
 - `http://...` / `https://...`: any OpenAI-compatible server (vLLM, `transformers serve`,
   llama.cpp's server); the served model's name comes from `endpoint_model`, and `tokenizer`
   (a model name/path) re-tokenizes the returned text (else lengths and loops count words).
-  The API key is read from the environment variable named by `api_key_env`.
+  The API key is read from the environment variable named by `api_key_env`. Servers strip the
+  special tool-call markers from replies; `restore_call_markers` puts them back (rlkit.eval.endpoint).
 - `*.gguf`: not evaluated in-process yet (GGUF export/eval is issue 11); serve it with
   `python -m llama_cpp.server --model X.gguf` and pass the URL instead.
 - anything else: `tiny-lfm2`, a local directory or a Hub id, run with HF `generate`
@@ -16,6 +17,7 @@ import importlib.util
 from typing import Any, Literal
 
 from rlkit.chat import ToolStyle
+from rlkit.eval.endpoint import RestoredCallBlocks
 from rlkit.rollout.base import RolloutEngine
 
 Backend = Literal["auto", "hf", "vllm", "openai"]
@@ -42,6 +44,7 @@ def engine_for_model(
     tool_style: ToolStyle = "compact",
     batch_size: int = 16,
     tokenizer: str = "",
+    restore_call_markers: bool = True,
     api_key_env: str = "OPENAI_API_KEY",
     timeout_s: float = 120.0,
     max_concurrency: int = 8,
@@ -59,7 +62,8 @@ def engine_for_model(
     if kind == "openai":
         if not model.startswith(("http://", "https://")):
             raise UnsupportedModelError(f"backend 'openai' needs an http(s) endpoint URL as model, got {model!r}")
-        return _openai_engine(model, endpoint_model, tool_style, tokenizer, api_key_env, timeout_s, max_concurrency)
+        engine = _openai_engine(model, endpoint_model, tool_style, tokenizer, api_key_env, timeout_s, max_concurrency)
+        return RestoredCallBlocks(engine) if restore_call_markers else engine
     if kind == "vllm":
         return _vllm_engine(model, tool_style)
     if kind == "hf":

@@ -66,3 +66,15 @@ def test_recipe_config_file_starts_with_its_command():
     first = (REPO / "recipes" / "configs" / "eval.yaml").read_text().splitlines()[0]
     assert first.startswith("# python recipes/eval.py")
     assert load_recipe().__doc__.startswith("python recipes/eval.py --data ../shared/data/banking/train.jsonl")
+
+
+def test_restore_call_block_only_for_clean_trailing_call_lists():
+    from rlkit.eval.endpoint import restore_call_block
+
+    start, end = "<|tool_call_start|>", "<|tool_call_end|>"
+    assert restore_call_block("[toggle_lights(room='office', state='off')]") == \
+        f"{start}[toggle_lights(room='office', state='off')]{end}"
+    assert restore_call_block("Sure. [a(x=1), b.c(y=[1, 2])]  ") == f"Sure. {start}[a(x=1), b.c(y=[1, 2])]{end}"
+    for unchanged in ("The lights are [on].", "[1, 2]", "[]", "", "[f(x=open('/etc/passwd'))]",
+                      f"{start}[f(x=1)]{end}", "[f(x=1)] done"):
+        assert restore_call_block(unchanged) == unchanged
