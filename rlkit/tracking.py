@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import re
@@ -158,6 +159,16 @@ def log_metrics(run: Any | None, metrics: Mapping[str, Any], step: int | None = 
         return
     scalars = {f"{prefix}{k}": v for k, v in metrics.items() if isinstance(v, (int, float, bool)) and not isinstance(v, str)}
     run.log(scalars, step=step)
+
+
+def write_metrics(output_dir: str | Path, metrics: Mapping[str, Any]) -> Path:
+    """Write a run's final metrics to `<output_dir>/metrics.json` (what launch/sweep.py tabulates)."""
+    path = Path(output_dir) / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".metrics.json.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(redact_secrets(dict(metrics)), indent=1, sort_keys=True, default=str))
+    os.replace(tmp, path)
+    return path
 
 
 def finish_run(run: Any | None) -> None:

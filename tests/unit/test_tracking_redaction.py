@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rlkit.tracking import REDACTED, TrackingSettings, redact_argv, redact_secrets, secret_env_values
+import json
+
+from rlkit.tracking import REDACTED, TrackingSettings, redact_argv, redact_secrets, secret_env_values, write_metrics
 
 FAKE_ENV = {
     "OPENAI_API_KEY": "fake-openai-0123456789",
@@ -67,3 +69,8 @@ def test_argv_overrides_and_flag_values_are_redacted():
     assert redact_argv(argv, {"fake-hf-9876543210"}) == [
         "--config", "x.yaml", f"jury.api_key={REDACTED}", "--hf_token", REDACTED, "model=m", f"note={REDACTED}",
     ]
+
+
+def test_write_metrics_is_redacted_json(tmp_path):
+    path = write_metrics(tmp_path / "run", {"eval": {"loop_rate": 0.5}, "judge_api_key": "abcdefghijk"})
+    assert json.loads(path.read_text()) == {"eval": {"loop_rate": 0.5}, "judge_api_key": REDACTED}
