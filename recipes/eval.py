@@ -56,7 +56,7 @@ class EvalConfig:
     tool_style: ToolStyle = "compact"  # must match how the model was trained
     output: str = "runs/eval"
     split: str = "test"  # env split
-    episodes: int = 16  # env episodes to generate (each gives several examples)
+    episodes: int = 8  # env episodes to generate (each gives several examples)
     limit: int = 0  # keep the first N file rows / env episodes (0 = all)
     max_tokens: int = 128
     max_steps_per_turn: int = 4  # own-history episodes: call steps before a turn is cut off

@@ -135,3 +135,35 @@ def test_loader_errors_name_the_problem(shared_data, tmp_path):
     odd.write_text('{"prompt": "x"}\n')
     with pytest.raises(ValueError, match="odd.jsonl: first row has keys"):
         load_eval_data(str(odd))
+
+
+class SameCallEveryTime:
+    """A scripted engine that answers every prompt with one fixed call (a model stuck in a call loop)."""
+
+    def __init__(self):
+        from rlkit.rollout.base import RolloutStats
+
+        self.stats = RolloutStats()
+        self.prompts = 0
+
+    def generate(self, prompts, params):
+        from rlkit.rollout.base import Completion
+        from rlkit.toolcall import ToolCall, render_calls
+
+        self.prompts += len(prompts)
+        text = render_calls([ToolCall("get_device_status", {"device_type": "all"})])
+        return [[Completion(text, [1, 2, 3, 4], "stop")] for _ in prompts]
+
+
+def test_own_history_cuts_turns_at_max_steps_and_flags_repeated_calls():
+    data = load_env_split("smart_home", split="test", n_episodes=4, seed=5)
+    engine = SameCallEveryTime()
+    result = evaluate(engine, [], SETTING, max_tokens=32, episodes=data.episodes, env_factory=data.env_factory,
+                      max_steps_per_turn=3)
+    turns = [t for e in result.episodes for t in e.turns]
+    assert len(turns) == sum(len(e.turns) for e in data.episodes)
+    assert engine.prompts == 3 * len(turns)  # every turn ran to the step limit
+    assert all(t.steps == 3 and len(t.calls) == 3 and not t.ok and t.reason == "wrong_count" for t in turns)
+    assert all(t.looped for t in turns)  # three identical calls in a row: a repeated-tool-call loop
+    m = result.metrics[GREEDY.name]["episodes"]
+    assert m["success_rate"] == 0.0 and m["turn_loop_rate"] == 1.0
