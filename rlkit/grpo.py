@@ -163,7 +163,7 @@ class ToolCallGRPOTrainer(GRPOTrainer):
         for _ in range(self.max_refills):
             if have >= wanted:
                 break
-            refill = self._score_and_log(self._next_prompts(wanted - have, group, inputs))
+            refill = self._score_and_log(self._next_prompts(wanted - have, group))
             stats["refill_rounds"] += 1
             signal = groups_with_signal(refill["advantages"], group)
             stats["dropped_groups"] += float((~signal).sum())
@@ -203,7 +203,7 @@ class ToolCallGRPOTrainer(GRPOTrainer):
     def _group_rows(group_mask: torch.Tensor, group: int) -> torch.Tensor:
         return (torch.nonzero(group_mask).flatten()[:, None] * group + torch.arange(group, device=group_mask.device)).flatten()
 
-    def _next_prompts(self, groups: int, group: int, current: list[dict]) -> list[dict]:
+    def _next_prompts(self, groups: int, group: int) -> list[dict]:
         """`groups` further dataset rows, each repeated `group` times (TRL's layout of a batch)."""
         rows = []
         for _ in range(groups):
