@@ -27,13 +27,9 @@ import json
 import logging
 import os
 import random
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -159,50 +155,21 @@ def run_rounds(start: Path, out_dir: Path, args, rounds: int) -> Path:
     return Path(done["model"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def served(model_dir: str):
-    """`transformers serve` of a local model on a free loopback port; stopped by PID on exit."""
-    port = _free_port()
-    exe = Path(sys.executable).with_name("transformers")
-    proc = subprocess.Popen([str(exe), "serve", model_dir, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1"))
-    try:
-        for _ in range(180):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("transformers serve did not become healthy")
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 def jury_throughput(model_dir: str, data, n_tasks: int, concurrency: int) -> dict:
     """Requests/s through the Jury vs the same requests sent raw, same concurrency, same server."""
     import openai
 
     from rlkit.jury import Candidate, JudgeTask, Jury, LLMJudge, default_rule_judges
     from rlkit.jury.prompts import DEFAULT_RUBRIC, pointwise_messages, render_conversation
+    from rlkit.serve import start_server
 
     examples = data.examples[:n_tasks]
     tasks = [JudgeTask(ex.messages, [Candidate("Sure, done."), Candidate("ok")], ex.tools, ex.answer, task_id=ex.example_id)
              for ex in examples]
-    with served(model_dir) as url:
-        judge = LLMJudge(url, model_dir, max_retries=0, max_concurrency=concurrency, max_tokens=8, cache=None,
+    server = start_server("transformers", model_dir)
+    url = server.base_url
+    try:
+        judge = LLMJudge(url, server.model, max_retries=0, max_concurrency=concurrency, max_tokens=8, cache=None,
                          api_key_env="RLKIT_BENCH_NO_KEY")
         jury = Jury(default_rule_judges() + [judge], max_workers=concurrency)
         requests = [pointwise_messages(DEFAULT_RUBRIC, render_conversation(list(t.messages), t.tools), c.text)
@@ -210,7 +177,7 @@ def jury_throughput(model_dir: str, data, n_tasks: int, concurrency: int) -> dic
         client = openai.OpenAI(base_url=url, api_key="x", max_retries=0, timeout=60)
 
         def raw(messages):
-            client.chat.completions.create(model=model_dir, messages=messages, temperature=0.0, max_tokens=8)
+            client.chat.completions.create(model=server.model, messages=messages, temperature=0.0, max_tokens=8)
 
         raw(requests[0])  # warm-up (model load) outside both timings
         results = {}
@@ -222,6 +189,8 @@ def jury_throughput(model_dir: str, data, n_tasks: int, concurrency: int) -> dic
                 with ThreadPoolExecutor(concurrency) as pool:
                     list(pool.map(raw, requests))
             results[label] = len(requests) / (time.perf_counter() - start)
+    finally:
+        server.stop()
     raw_rate = (results["raw"] + results["raw_again"]) / 2
     return {"requests": len(requests), "concurrency": concurrency, "raw_rps": raw_rate, "raw_rps_runs": [results["raw"], results["raw_again"]],
             "jury_rps": results["jury"], "ratio": results["jury"] / raw_rate, "judge_stats": judge.stats.as_dict()}

@@ -11,18 +11,15 @@ import json
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from rlkit.jury import Candidate, JudgeCache, JudgeTask, Jury, LLMJudge, default_rule_judges
+from rlkit.serve import start_server
 from tests.integration.faulty_proxy import FaultyProxy
+from tests.integration.servers import server_fixture
 
 pytestmark = pytest.mark.integration
 
@@ -35,51 +32,12 @@ RIGHT = '<|tool_call_start|>[set_lights(room="kitchen", state="on")]<|tool_call_
 WRONG = '<|tool_call_start|>[set_lights(room="bedroom", state="on")]<|tool_call_end|>'
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model_dir: Path) -> tuple[subprocess.Popen, str]:
-    """`transformers serve` on a free loopback port; returns (process, base URL) once healthy."""
-    port = _free_port()
-    exe = Path(sys.executable).with_name("transformers")
-    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(
-        [str(exe), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"transformers serve exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, f"http://127.0.0.1:{port}/v1"
-        except OSError:
-            time.sleep(0.5)
-    stop_server(proc)
-    raise RuntimeError("transformers serve did not become healthy in 90 s")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    """Stop the server we started, by its PID."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+judge_server_handle = server_fixture("transformers")
 
 
 @pytest.fixture(scope="module")
-def judge_server(tiny_model_dir):
-    proc, url = start_server(tiny_model_dir)
-    yield url, str(tiny_model_dir)
-    stop_server(proc)
+def judge_server(judge_server_handle):
+    return judge_server_handle.base_url, judge_server_handle.model
 
 
 def _tasks(n: int, candidates=(RIGHT, WRONG)) -> list[JudgeTask]:
@@ -166,10 +124,10 @@ def test_a_judge_that_falls_for_injection_gives_the_injector_nothing(judge_serve
     assert (verdict.best, verdict.worst) == (2, 1)
 
 
-def test_killing_the_server_mid_run_loses_no_task(tiny_model_dir):
-    proc, url = start_server(tiny_model_dir)
+def test_killing_the_server_mid_run_loses_no_task(tiny_model_dir, tmp_path):
+    server = start_server("transformers", tiny_model_dir, log_dir=tmp_path)
     try:
-        judge = _judge(url, str(tiny_model_dir), timeout_s=10.0, max_retries=2, backoff_s=0.05)
+        judge = _judge(server.base_url, server.model, timeout_s=10.0, max_retries=2, backoff_s=0.05)
         jury = Jury(default_rule_judges() + [judge], quorum=4, max_workers=2)
         tasks = _tasks(6)
         result: dict = {}
@@ -178,12 +136,12 @@ def test_killing_the_server_mid_run_loses_no_task(tiny_model_dir):
         deadline = time.monotonic() + 60
         while judge.stats.requests < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait()
         runner.join(timeout=120)
         assert not runner.is_alive()
     finally:
-        stop_server(proc)
+        server.stop()
     verdicts = result["verdicts"]
     assert [v.task_id for v in verdicts] == [t.task_id for t in tasks]
     assert all(v.status in ("ok", "no_clear_winner") for v in verdicts)  # the rule judges kept the quorum
