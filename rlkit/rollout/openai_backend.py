@@ -13,6 +13,7 @@ environment variable named by `api_key_env` and never logged.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import random
@@ -22,7 +23,7 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from rlkit.chat import ToolStyle, with_tool_list
+from rlkit.chat import ToolStyle, render_prompt, with_tool_list
 from rlkit.rollout.base import ChatPrompt, Completion, Prompt, RolloutStats, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,30 @@ def map_finish_reason(reason: str | None) -> str:
     if reason not in FINISH_REASONS:
         raise ValueError(f"server returned an unknown finish_reason {reason!r} (expected one of {sorted(FINISH_REASONS)})")
     return FINISH_REASONS[reason]
+
+
+def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages in the OpenAI wire format: tool-call arguments as JSON strings, results linked by call id."""
+    out, pending_ids = [], []
+    for k, message in enumerate(messages):
+        message = dict(message)
+        if message.get("tool_calls"):
+            calls = []
+            for j, call in enumerate(message["tool_calls"]):
+                function = call.get("function", call)
+                arguments = function.get("arguments") or {}
+                call_id = call.get("id") or f"call_{k}_{j}"
+                pending_ids.append(call_id)
+                calls.append({"id": call_id, "type": "function", "function": {
+                    "name": function["name"],
+                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+                }})
+            message["tool_calls"] = calls
+        elif message.get("role") == "tool" and "tool_call_id" not in message:
+            # Results answer the preceding calls in order; a surplus result gets a fresh id.
+            message["tool_call_id"] = pending_ids.pop(0) if pending_ids else f"call_{k}"
+        out.append(message)
+    return out
 
 
 def backoff_seconds(attempt: int, base: float, cap: float = 30.0) -> float:
@@ -60,9 +85,15 @@ class OpenAIRollout:
         backoff_base: float = 0.5,
         token_id_prompts: bool = False,
         native_n: bool = False,
+        render_chat_locally: bool = False,
         extra_body: dict[str, Any] | None = None,
     ):
-        """`token_id_prompts`/`native_n`: the server takes id-list prompts / `n>1` (vLLM does)."""
+        """`token_id_prompts`/`native_n`: the server takes id-list prompts / `n>1` (vLLM does).
+
+        `render_chat_locally`: render chat prompts with the tokenizer's template here and send their
+        token ids to /completions, so the server sees exactly the trainer's tokens (needs both the
+        tokenizer and `token_id_prompts`).
+        """
         import openai
 
         self.base_url = base_url
@@ -75,6 +106,9 @@ class OpenAIRollout:
         self.token_id_prompts = token_id_prompts
         self.native_n = native_n
         self.extra_body = dict(extra_body or {})
+        if render_chat_locally and (tokenizer is None or not token_id_prompts):
+            raise ValueError("render_chat_locally needs a tokenizer and a server that takes token-id prompts")
+        self.render_chat_locally = render_chat_locally
         self.stats = RolloutStats()
         # Loopback servers take any key; real endpoints get theirs from the environment only.
         api_key = os.environ.get(api_key_env) or "EMPTY"
@@ -152,8 +186,11 @@ class OpenAIRollout:
 
     def _request(self, prompt: Prompt, params: SamplingParams, n: int, seed: int | None) -> list[Completion]:
         kwargs = self._sampling_kwargs(params, n, seed)
+        if isinstance(prompt, ChatPrompt) and self.render_chat_locally:
+            text = render_prompt(self.tokenizer, prompt.messages, prompt.tools, self.tool_style)
+            prompt = self.tokenizer(text, add_special_tokens=False).input_ids
         if isinstance(prompt, ChatPrompt):
-            messages = with_tool_list(prompt.messages, prompt.tools, self.tool_style)
+            messages = to_openai_messages(with_tool_list(prompt.messages, prompt.tools, self.tool_style))
             if params.logprobs:
                 kwargs.update(logprobs=True, top_logprobs=0)
             response = self._with_retries(

