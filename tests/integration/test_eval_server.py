@@ -1,6 +1,7 @@
 """End to end: the tiny model on a smart-home test split, evaluated through HF generate and through a
 real OpenAI-compatible server (`transformers serve` on 127.0.0.1, same checkpoint), gives the same
-greedy outputs and the same verdicts, in the correct-history examples and in own-history episodes.
+greedy outputs and the same verdicts, in the correct-history examples and in own-history episodes;
+likewise the in-process vLLM engine where vLLM is installed.
 The checkpoint is the tiny model briefly overfit on a few tool-calling steps (see the fixture).
 """
 
@@ -12,7 +13,8 @@ from rlkit.eval import GREEDY, evaluate
 from rlkit.eval.backends import engine_for_model
 from rlkit.eval.sources import load_env_split
 from rlkit.rollout.hf import HFRollout
-from tests.integration.servers import server_fixture
+from rlkit.rollout.vllm_engine import vllm_available
+from tests.integration.servers import SKIP_NO_VLLM, server_fixture
 
 pytestmark = pytest.mark.integration
 
@@ -105,3 +107,38 @@ def test_hf_and_server_give_the_same_verdicts(toolcall_tiny_dir, transformers_se
     assert [[(t.ok, t.reason, t.steps) for t in e.turns] for e in served.episodes] == \
         [[(t.ok, t.reason, t.steps) for t in e.turns] for e in local.episodes]
     assert served.summary_line() == local.summary_line()
+
+
+@pytest.mark.skipif(not vllm_available(), reason=SKIP_NO_VLLM)
+def test_hf_and_vllm_engine_give_the_same_records(toolcall_tiny_dir, tmp_path, one_thread):
+    """The eval recipe with `backend=vllm` (own process: one vLLM engine per process) matches HF generate."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rlkit.model import load_model_and_tokenizer
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "vllm"
+    env = dict(os.environ, PYTHONPATH=str(repo), OMP_NUM_THREADS="1")
+    done = subprocess.run(
+        [sys.executable, "recipes/eval.py", "--data", "smart_home", "--episodes", "3", "--max-tokens", str(MAX_TOKENS),
+         "--model", str(toolcall_tiny_dir), "--backend", "vllm", "--output", str(out), "max_steps_per_turn=2",
+         "settings=[{name: greedy, temperature: 0}]"],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    served = json.loads((out / "results.json").read_text())
+    model, tokenizer = load_model_and_tokenizer(str(toolcall_tiny_dir))
+    model.eval()
+    data = load_env_split("smart_home", split="test", n_episodes=3, seed=0)
+    local = evaluate(HFRollout(model, tokenizer), data.examples, [GREEDY], max_tokens=MAX_TOKENS,
+                     episodes=data.episodes, env_factory=data.env_factory, max_steps_per_turn=2)
+    assert any(r.calls for r in local.records)
+    assert [(r["completion"], r["finish_reason"], r["reason"], r["length"]) for r in served["records"]] == \
+        [(r.completion, r.finish_reason, r.reason, r.length) for r in local.records]
+    assert [[(t["ok"], t["reason"], t["steps"]) for t in e["turns"]] for e in served["episodes"]] == \
+        [[(t.ok, t.reason, t.steps) for t in e.turns] for e in local.episodes]
+    assert served["summary_line"] == local.summary_line()
