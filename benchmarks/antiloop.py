@@ -145,7 +145,7 @@ def run_rounds(start: Path, out_dir: Path, args, rounds: int) -> Path:
     recipe = load_recipe("dpo")
     config = load_config(recipe.DPORecipeConfig, recipe.DEFAULT_CONFIG, [
         f"model={start}", f"output_dir={out_dir / 'dpo'}", f"rounds={rounds}", "jury.llm_judges=[]",
-        f"data.num_rows={args.dpo_prompts}", "data.seed=100", f"sampling.k={args.k}",
+        f"data.num_rows={args.dpo_prompts}", "data.seed=100", f"data.kind={args.dpo_kind}", f"sampling.k={args.k}",
         f"sampling.max_tokens={args.max_tokens}", f"train.steps_per_round={args.dpo_steps}",
         f"train.learning_rate={args.dpo_lr}", f"train.beta={args.beta}", "train.batch_size=8",
         f"train.num_threads={args.threads}",
@@ -218,7 +218,8 @@ def write_report(path: Path, args, info: dict, evals: dict[str, dict], throughpu
         "",
         f"## Held-out eval ({args.env} test split, {args.episodes} episodes, max {args.max_tokens} new tokens)",
         "",
-        f"DPO: {args.rounds} semi-online rounds of `recipes/dpo_antiloop.py`, {args.dpo_prompts} new train prompts per round, "
+        f"DPO: {args.rounds} semi-online rounds of `recipes/dpo_antiloop.py`, {args.dpo_prompts} new train prompts "
+        f"(kind `{args.dpo_kind}`) per round, "
         f"K={args.k} sampled (T=1.0) + 1 greedy, rule-judge jury, {args.dpo_steps} steps/round, batch 8, "
         f"lr {args.dpo_lr}, β {args.beta}, loss `sigmoid_norm`.",
         "",
@@ -285,6 +286,8 @@ def main() -> None:
     parser.add_argument("--throughput-tasks", type=int, default=24)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--results", default=str(RESULTS))
+    parser.add_argument("--start", default="", help="use this model as the starting policy as is (skip the loop-prone SFT)")
+    parser.add_argument("--dpo-kind", default="all", help="env task kind of the DPO prompts: all | reply | next_call")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 on the shared dev machine)")
     parser.add_argument("--no-throughput", action="store_true", help="skip the jury-vs-raw endpoint measurement")
     if "--quick" in sys.argv:  # smaller defaults; sizes given explicitly still win
@@ -297,7 +300,13 @@ def main() -> None:
     started = time.perf_counter()
     out_dir = Path(args.out)
     base = args.base or _default_base()
-    start_model, info = train_loop_prone_policy(base, out_dir, args)
+    if args.start:
+        start_model, info = Path(args.start), {"base": args.start, "given": True}
+        info_file = Path(args.start).parent / "loop_prone.json"  # made by an earlier run of this script
+        if info_file.is_file():
+            info = {**json.loads(info_file.read_text()), "given": True}
+    else:
+        start_model, info = train_loop_prone_policy(base, out_dir, args)
     data = load_env_split(args.env, "test", n_episodes=args.episodes, seed=0)
     log.info("held-out: %d examples, %d episodes", len(data.examples), len(data.episodes))
     evals = {"start": eval_model(str(start_model), data, args.max_tokens)}
