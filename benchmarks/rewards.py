@@ -254,8 +254,10 @@ def main() -> None:
     table, notes = audit(rows)
     check_lines, check_figures = check_throughput(rows)
     penalty_lines, penalty_figures = penalty_throughput()
+    load = os.getloadavg()[0]
+    machine = f"{os.cpu_count()} CPU cores, 1-minute load average {load:.1f} at the end of the run (shared machine: absolute rates are lower bounds; ratios come from the same run)."
     text = "\n".join(
-        ["# Tool-call checker and reward benchmarks", "", f"Command: `python benchmarks/rewards.py` ({len(rows)} BFCL v3 rows).", "",
+        ["# Tool-call checker and reward benchmarks", "", f"Command: `python benchmarks/rewards.py` ({len(rows)} BFCL v3 rows).", "", machine, "",
          audit_markdown(table, notes), *check_lines, *penalty_lines]
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
