@@ -69,6 +69,8 @@ def _parse_expression(source: str) -> ast.expr:
     if "\x00" in source:
         source = source.replace("\x00", "\\x00")
     try:
+        if "\\" not in source:  # only backslash escapes can warn; skip the costly warnings guard
+            return ast.parse(source.strip(), mode="eval").body
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences warn; their value is kept
             return ast.parse(source.strip(), mode="eval").body
