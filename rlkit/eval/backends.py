@@ -16,6 +16,8 @@ from __future__ import annotations
 import importlib.util
 from typing import Any, Literal
 
+import torch
+
 from rlkit.chat import ToolStyle
 from rlkit.eval.endpoint import RestoredCallBlocks
 from rlkit.rollout.base import RolloutEngine
@@ -72,6 +74,8 @@ def engine_for_model(
 
         loaded, tokenizer = load_model_and_tokenizer(model)
         loaded.eval()
+        if torch.cuda.is_available():  # HF generate on the GPU when one is there; CPU otherwise
+            loaded.to("cuda")
         return HFRollout(loaded, tokenizer, tool_style=tool_style, batch_size=batch_size)
     raise UnsupportedModelError(f"unknown backend {backend!r}; use auto, hf, vllm or openai")
 

@@ -77,3 +77,23 @@ def test_result_json_is_plain_data(data):
     oracle = OracleRollout.for_examples(data.examples[:3])
     result = evaluate(oracle, data.examples[:3], [GREEDY], max_tokens=256)
     assert json.loads(json.dumps(result.to_dict()))["meta"]["examples"] == 3
+
+
+def test_recipe_compare_mode(tmp_path, data, capsys):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    run_into(tmp_path, data, "base", Perturbation("wrong_name", period=2))
+    run_into(tmp_path, data, "grpo")
+    path = Path(__file__).resolve().parents[2] / "recipes" / "eval.py"
+    spec = importlib.util.spec_from_file_location("eval_recipe_compare", path)
+    recipe = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = recipe
+    spec.loader.exec_module(recipe)
+    config = recipe.EvalConfig(compare=f"{tmp_path / 'base'},{tmp_path / 'grpo'}", labels="base,grpo",
+                               output=str(tmp_path / "cmp"), num_threads=0)
+    paths = recipe.main(config)
+    printed = capsys.readouterr().out
+    assert "| base |" in printed and "| grpo |" in printed
+    assert printed.strip().splitlines()[-1] == f"comparison written to {paths['markdown']}"
