@@ -71,9 +71,7 @@ def generate_tasks(env_name: str, split: str, n: int, seed: int, kind: str = "al
 
 def make_dataset(env_name: str, split: str, n: int, seed: int, kind: str = "next_call"):
     """A `datasets.Dataset` of `n` rows: next-call tasks, reply tasks, whole episodes, or all tasks."""
-    from datasets import Dataset
-
-    from rlkit.data.columns import TASK_FEATURES
+    from rlkit.data.columns import TASK_FEATURES, task_dataset
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -81,7 +79,7 @@ def make_dataset(env_name: str, split: str, n: int, seed: int, kind: str = "next
         rows = [e.to_example() for e in generate_episodes(env_name, split, n, seed)]
     else:
         rows = [t.to_example() for t in generate_tasks(env_name, split, n, seed, kind)]
-    return Dataset.from_list(rows, features=TASK_FEATURES)
+    return task_dataset(rows, TASK_FEATURES)
 
 
 def sample_corpus(n_per_env: int, seed: int) -> list[str]:

@@ -28,7 +28,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow
 
 from rlkit.config import parse_cli, save_config
 from rlkit.data.distil import load_distil_jsonl, load_job
@@ -123,12 +122,7 @@ def main(config: SynthRecipeConfig) -> dict:
     tools_path = output_dir / "tools.json"
     tools_path.write_text(json.dumps({"task_description": task_description, "tools": tools}, indent=2))
     if kept:
-        try:
-            load_distil_jsonl(synth_path, tools_path).save_to_disk(str(output_dir / "dataset"))
-        except pyarrow.ArrowNotImplementedError as error:
-            # datasets/pyarrow cannot write the Json() `arguments` feature when no row has any earlier
-            # tool call (every tool_calls list empty); synth.jsonl is complete and loads the same rows.
-            log.warning("dataset/ not written (%s); load synth.jsonl with load_distil_jsonl instead", error)
+        load_distil_jsonl(synth_path, tools_path).save_to_disk(str(output_dir / "dataset"))
     endpoints = ", ".join(f"{e.model} @ {e.base_url}" for e in config.teacher.endpoints)
     cached = sum(bool(record.get("cached")) for record in records.values())
     notes = [

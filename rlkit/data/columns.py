@@ -39,6 +39,19 @@ TASK_FEATURES = Features(
 )
 
 
+def task_dataset(rows: list[dict], features: Features):
+    """A `datasets.Dataset` of task rows; every message gets a `tool_calls` list (empty if none).
+
+    pyarrow cannot write the `Json()` arguments feature when a `tool_calls` value is null in every
+    row, so absent lists are stored as empty lists rather than left for `datasets` to fill with None.
+    """
+    from datasets import Dataset
+
+    for row in rows:
+        row["messages"] = [{**m, "tool_calls": m.get("tool_calls") or []} for m in row["messages"]]
+    return Dataset.from_list(rows, features=features)
+
+
 def core_features() -> Features:
     """Features of a dataset with only the core columns (messages, tools, answer)."""
     return Features(dict(CORE_FEATURES))

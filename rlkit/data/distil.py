@@ -102,9 +102,9 @@ def load_distil_jsonl(path: str | Path, tools_path: str | Path | None = None):
     `tools_path` defaults to job_description.json beside the file. Blank lines are skipped (and
     counted in the log); any other line that cannot be loaded raises DistilFormatError naming it.
     """
-    from datasets import Dataset, Value
+    from datasets import Value
 
-    from rlkit.data.columns import core_features
+    from rlkit.data.columns import core_features, task_dataset
     from rlkit.toolcall import ToolCall, validate_call
 
     path = Path(path)
@@ -136,4 +136,4 @@ def load_distil_jsonl(path: str | Path, tools_path: str | Path | None = None):
         log.warning("%s: %d reference calls do not fit the tool schemas in %s", path, off_schema, tools_path)
     features = core_features()
     features["task_id"] = Value("string")
-    return Dataset.from_list(rows, features=features)
+    return task_dataset(rows, features)
