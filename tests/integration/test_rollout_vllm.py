@@ -99,8 +99,8 @@ def test_seeded_sampling_repeats_and_samples_differ(engine):
 
 
 def test_seeded_sampling_of_many_long_prompts_runs(engine):
-    # ~8k prompt tokens: more than one engine step takes, which split seeded prefills before the fix.
-    prompts = [[20 + (i + j) % 200 for j in range(400)] for i in range(10)]
+    # ~5k prompt tokens (n=2): more than one engine step takes, which split seeded prefills before the fix.
+    prompts = [[20 + (i + j) % 200 for j in range(400)] for i in range(6)]
     params = SamplingParams(temperature=1.0, max_tokens=4, n=2, seed=0)
     first = engine.generate(prompts, params)
     assert [[c.token_ids for c in g] for g in first] == [[c.token_ids for c in g] for g in engine.generate(prompts, params)]
