@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = PipelineEval(episodes=args.episodes, max_tokens=64)
     start_metrics = evaluate_model(args.model, settings, "compact")["lfm2_recommended"]
-    rows = [f"| start ({Path(args.model).parent.name}) | - | {100 * start_metrics['equivalence']:.1f}% | - | - | - |"]
+    rows = [f"| start ({Path(args.model).parent.name}) | - | {100 * start_metrics['equivalence']:.1f}% | - | - | - | - |"]
     for enabled in (False, True):
         results = []
         for seed in args.seeds:
