@@ -1,8 +1,8 @@
-"""python recipes/pipeline.py [--config recipes/configs/pipeline.yaml] [section.key=value ...]
+"""python recipes/pipeline.py [preset=quick|full] [--config FILE] [section.key=value ...]
 
 The whole recipe on one model: SFT → anti-loop DPO → GRPO, with an eval after every stage.
-`recipes/configs/pipeline.yaml` is the `quick` preset (the README's main job: minutes on a laptop
-CPU); `recipes/configs/pipeline_full.yaml` is the `full` quality run.
+`preset=quick` (default) reads `recipes/configs/pipeline.yaml` (the README's main job: minutes on a
+laptop CPU); `preset=full` reads `recipes/configs/pipeline_full.yaml` (the quality run).
 
 1. Evaluate the starting model (default: the embedded tiny LFM2) on held-out env tasks.
 2. For each stage in `stages`: run its recipe's `main` with the recipe's own default YAML, then
@@ -26,7 +26,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -38,13 +38,14 @@ from rlkit.stages import STAGES, default_config_path, load_recipe, stage_availab
 
 log = logging.getLogger("recipes.pipeline")
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "pipeline.yaml"
+PRESETS = {"quick": DEFAULT_CONFIG, "full": Path(__file__).parent / "configs" / "pipeline_full.yaml"}
 
 
 @dataclass
 class PipelineConfig:
     """Everything `recipes/pipeline.py` reads; stage sections hold keys of that stage's recipe config."""
 
-    preset: str = "quick"
+    preset: Literal["quick", "full"] = "quick"  # on the command line, `preset=full` picks that preset's YAML
     model: str = "tiny-lfm2"
     tool_style: ToolStyle = "compact"
     output_dir: str = "runs/pipeline_quick"
@@ -122,6 +123,19 @@ def main(config: PipelineConfig) -> list[StageRow]:
     return rows
 
 
+def preset_config_path(argv: list[str]) -> Path:
+    """The YAML a `preset=quick|full` (or `--preset full`) argument selects; quick by default."""
+    for index, arg in enumerate(argv):
+        name = arg.split("=", 1)[1] if arg.startswith(("preset=", "--preset=")) else None
+        if arg == "--preset" and index + 1 < len(argv):
+            name = argv[index + 1]
+        if name is not None:
+            if name not in PRESETS:
+                raise ConfigError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
+            return PRESETS[name]
+    return DEFAULT_CONFIG
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    main(parse_cli(PipelineConfig, sys.argv[1:], DEFAULT_CONFIG))
+    main(parse_cli(PipelineConfig, sys.argv[1:], preset_config_path(sys.argv[1:])))

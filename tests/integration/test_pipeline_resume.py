@@ -71,3 +71,16 @@ def load_recipe_file():
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def test_preset_argument_picks_the_preset_yaml():
+    from rlkit.config import ConfigError, parse_cli
+
+    pipeline = load_recipe_file()
+    full = parse_cli(pipeline.PipelineConfig, ["preset=full"], pipeline.preset_config_path(["preset=full"]))
+    quick = parse_cli(pipeline.PipelineConfig, [], pipeline.preset_config_path([]))
+    assert (full.preset, full.output_dir) == ("full", "runs/pipeline_full")
+    assert (quick.preset, quick.output_dir) == ("quick", "runs/pipeline_quick")
+    assert full.sft["train"]["max_steps"] > quick.sft["train"]["max_steps"]
+    with pytest.raises(ConfigError, match="preset"):
+        pipeline.preset_config_path(["preset=medium"])
