@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 
 import pytest
@@ -47,8 +48,10 @@ def fake_recipes(tmp_path, monkeypatch):
     monkeypatch.setattr(stages, "RECIPES_DIR", recipes)
     monkeypatch.setattr(stages, "ensure_tiny_lfm2", lambda: tmp_path / "tiny-lfm2-abc")
     monkeypatch.setenv("RLKIT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delitem(__import__("sys").modules, "rlkit_recipe_sft", raising=False)
-    return recipes
+    monkeypatch.delitem(sys.modules, "rlkit_recipe_sft", raising=False)
+    yield recipes
+    # load_recipe caches modules by name; the real recipe must not find the fake one there later.
+    sys.modules.pop("rlkit_recipe_sft", None)
 
 
 def test_default_stage_model_builds_once_with_the_default_config_and_reuses_it(fake_recipes, tmp_path, caplog):
