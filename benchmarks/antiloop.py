@@ -240,8 +240,8 @@ def write_report(path: Path, args, info: dict, evals: dict[str, dict], throughpu
             )
         start, last = evals.get("start", {}).get(setting), list(evals.values())[-1][setting]
         if start and start["loop_rate"]:
-            ratio = start["loop_rate"] / last["loop_rate"] if last["loop_rate"] else float("inf")
-            lines += ["", f"Loop rate start → last round: {fmt(start['loop_rate'])} → {fmt(last['loop_rate'])} ({ratio:.1f}× lower)."]
+            change = f"{start['loop_rate'] / last['loop_rate']:.1f}× lower" if last["loop_rate"] else "none left"
+            lines += ["", f"Loop rate start → last round: {fmt(start['loop_rate'])} → {fmt(last['loop_rate'])} ({change})."]
         lines.append("")
     if throughput:
         lines += [
