@@ -310,7 +310,7 @@ def main() -> None:
     data = load_env_split(args.env, "test", n_episodes=args.episodes, seed=0)
     log.info("held-out: %d examples, %d episodes", len(data.examples), len(data.episodes))
     evals = {"start": eval_model(str(start_model), data, args.max_tokens)}
-    results_json = Path(args.results).with_suffix(".json")
+    results_json = out_dir / "results.json"
 
     def report(throughput=None) -> str:  # written after every step, so a cut-off run still leaves its tables
         results_json.write_text(json.dumps({"info": info, "evals": evals, "throughput": throughput}, indent=2))
