@@ -6,7 +6,8 @@
 2. Weight sync: `model.load_weights` (TRL's colocate sync) fails on CPU because vLLM repacks
    linear weights for its GEMM and drops the originals; `reload_weights` works but leaves the packed
    copy of embedding-shaped weights (the tied LM head) stale. Fix: `push_weights` reloads, then
-   re-packs those modules; `patch_trl_colocate_sync` routes TRL's GRPO colocate sync through it.
+   re-packs those modules. GRPO therefore does not use TRL's own colocate mode on CPU: it hands
+   generation to an rlkit engine (`rlkit.grpo_rollout.EngineRolloutFunc`), which syncs this way.
 3. dtype: `dtype="auto"` downcasts fp32 checkpoints to bf16 (trainer/sampler gap 0.16 instead of
    ~5e-6). Fix: `engine_dtype` reads the checkpoint's dtype and passes it explicitly.
 
@@ -120,21 +121,6 @@ def push_weights(llm: Any, named_tensors: Iterable[tuple[str, torch.Tensor]]) ->
     if cpu_fixes_apply():
         llm.collective_rpc(repack_embedding_gemm)
     llm.reset_prefix_cache()
-
-
-def patch_trl_colocate_sync(vllm_generation: Any) -> None:
-    """Route a TRL `VLLMGeneration` (GRPO colocate mode) weight sync through `push_weights`.
-
-    Use after building the trainer: `patch_trl_colocate_sync(trainer.vllm_generation)`. Does
-    nothing off CPU or for server mode, where TRL's own sync works.
-    """
-    if vllm_generation.mode != "colocate" or not cpu_fixes_apply():
-        return
-
-    def sync_weights() -> None:
-        push_weights(vllm_generation.llm, vllm_generation._iter_named_params())
-
-    vllm_generation.sync_weights = sync_weights
 
 
 # --- 3. fp32 checkpoints ---------------------------------------------------------------------------
