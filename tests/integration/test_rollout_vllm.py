@@ -166,3 +166,19 @@ def test_defect_trl_colocate_load_weights_fails_on_cpu(engine, reference, traine
         engine.llm.collective_rpc(lambda worker: worker.model_runner.get_model().load_weights(weights))
     engine.sync_weights(trainer)  # a failed partial load must not leave the engine broken
     assert verify_sync(trainer, engine, _probe_sequences(reference), tol=1e-4) < 1e-4
+
+
+@pytest.mark.slow
+def test_compiled_engine_matches_hf_and_syncs(trained_dir, reference, trainer):
+    """Compiled mode (the default on GPUs) takes the other rotary path; ~30-60 s to start on CPU."""
+    from rlkit.rollout.vllm_engine import VLLMRollout
+
+    compiled = VLLMRollout(trained_dir, reference.tokenizer, enforce_eager=False, max_model_len=512)
+    try:
+        ours = compiled.generate(PROMPTS, SamplingParams.greedy(max_tokens=24))
+        theirs = reference.generate(PROMPTS, SamplingParams.greedy(max_tokens=24))
+        assert [g[0].token_ids for g in ours] == [g[0].token_ids for g in theirs]
+        compiled.sync_weights(_perturbed(trainer, seed=2))
+        assert verify_sync(trainer, compiled, _probe_sequences(reference), tol=1e-4) < 1e-4
+    finally:
+        del compiled
