@@ -5,7 +5,7 @@
   (a model name/path) re-tokenizes the returned text (else lengths and loops count words).
   The API key is read from the environment variable named by `api_key_env`. Servers strip the
   special tool-call markers from replies; `restore_call_markers` puts them back (rlkit.eval.endpoint).
-- `*.gguf`: not evaluated in-process yet (GGUF export/eval is issue 11); serve it with
+- `*.gguf`: not evaluated in-process yet (no GGUF runtime in rlkit yet); serve it with
   `python -m llama_cpp.server --model X.gguf` and pass the URL instead.
 - anything else: `tiny-lfm2`, a local directory or a Hub id, run with HF `generate`
   (or the vLLM engine when `backend="vllm"` and vLLM is installed).
@@ -56,7 +56,7 @@ def engine_for_model(
     if kind == "gguf":
         installed = importlib.util.find_spec("llama_cpp") is not None
         raise UnsupportedModelError(
-            f"model {model!r}: not supported yet: GGUF export/eval is issue 11"
+            f"model {model!r}: not supported yet: rlkit has no in-process GGUF runtime"
             + ("" if installed else " (llama-cpp-python is not installed)")
             + ". Meanwhile serve it (`python -m llama_cpp.server --model FILE.gguf --port 8080`) "
             "and pass --model http://127.0.0.1:8080/v1"

@@ -46,7 +46,7 @@ def test_gguf_model_fails_with_the_issue_11_message(tmp_path):
     done = run_recipe(["--data", "smart_home", "--episodes", "1", "--model", str(tmp_path / "m.gguf"),
                        "--output", str(tmp_path / "out")])
     assert done.returncode != 0
-    assert "not supported yet: GGUF export/eval is issue 11" in done.stderr
+    assert "not supported yet: rlkit has no in-process GGUF runtime" in done.stderr
 
 
 @pytest.fixture

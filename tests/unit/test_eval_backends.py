@@ -32,7 +32,7 @@ def test_model_kind(model, kind):
 
 
 def test_gguf_is_a_clear_not_supported_yet_error(tmp_path):
-    with pytest.raises(UnsupportedModelError, match="not supported yet: GGUF export/eval is issue 11") as info:
+    with pytest.raises(UnsupportedModelError, match="not supported yet: rlkit has no in-process GGUF runtime") as info:
         engine_for_model(str(tmp_path / "model.gguf"))
     assert "llama_cpp.server" in str(info.value)  # says what works meanwhile
 
