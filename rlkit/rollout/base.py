@@ -7,8 +7,11 @@ eval, LLM judges) talks to this interface, so backends are interchangeable.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, Sequence, Union
+
+log = logging.getLogger(__name__)
 
 FinishReason = Literal["stop", "length"]
 
@@ -67,6 +70,16 @@ class RolloutStats:
     tokens: int = 0
     seconds: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
+
+    def record(self, backend: str, results: list[list["Completion"]], seconds: float) -> None:
+        """Count one `generate` call's prompts, completions and tokens, and log its tokens/s."""
+        generated = sum(len(c.token_ids) for group in results for c in group)
+        self.prompts += len(results)
+        self.completions += sum(len(group) for group in results)
+        self.tokens += generated
+        self.seconds += seconds
+        if generated:
+            log.info("%s rollout: %d tokens in %.1fs (%.0f tok/s)", backend, generated, seconds, generated / seconds)
 
     @property
     def tokens_per_second(self) -> float:

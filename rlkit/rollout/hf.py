@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import logging
 import time
 from typing import Any, Sequence
 
@@ -16,7 +15,6 @@ from rlkit.model import end_of_turn_id
 from rlkit.rollout.base import ChatPrompt, Completion, Prompt, RolloutStats, SamplingParams
 from rlkit.rollout.sync import score_with_model
 
-log = logging.getLogger(__name__)
 
 
 class HFRollout:
@@ -64,13 +62,7 @@ class HFRollout:
         if greedy_copies > 1:
             results = [[copy.deepcopy(group[0]) for _ in range(greedy_copies)] for group in results]
         elapsed = time.perf_counter() - start
-        generated = sum(len(c.token_ids) for group in results for c in group)
-        self.stats.prompts += len(prompts)
-        self.stats.completions += sum(len(group) for group in results)
-        self.stats.tokens += generated
-        self.stats.seconds += elapsed
-        if generated:
-            log.info("hf rollout: %d tokens in %.1fs (%.0f tok/s)", generated, elapsed, generated / elapsed)
+        self.stats.record("hf", results, elapsed)
         return results
 
     def _generate_batch(self, batch: list[list[int]], params: SamplingParams, offset: int) -> list[list[Completion]]:

@@ -141,13 +141,7 @@ class OpenAIRollout:
                 group = future.result()
                 results[i].extend([copy.deepcopy(group[0]) for _ in range(params.n)] if greedy else group)
         elapsed = time.perf_counter() - start
-        generated = sum(len(c.token_ids) for group in results for c in group)
-        self.stats.prompts += len(prompts)
-        self.stats.completions += sum(len(group) for group in results)
-        self.stats.tokens += generated
-        self.stats.seconds += elapsed
-        if generated:
-            log.info("openai rollout (%s): %d tokens in %.1fs (%.0f tok/s)", self.base_url, generated, elapsed, generated / elapsed)
+        self.stats.record(f"openai ({self.base_url})", results, elapsed)
         return results
 
     def _with_retries(self, call, what: str):

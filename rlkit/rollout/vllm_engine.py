@@ -136,13 +136,7 @@ class VLLMRollout:
         results = [[self._completion(c) for c in out.outputs] for out in outputs]
         if greedy:
             results = [[copy.deepcopy(group[0]) for _ in range(params.n)] for group in results]
-        generated = sum(len(c.token_ids) for group in results for c in group)
-        self.stats.prompts += len(prompts)
-        self.stats.completions += sum(len(group) for group in results)
-        self.stats.tokens += generated
-        self.stats.seconds += elapsed
-        if generated:
-            log.info("vllm rollout: %d tokens in %.1fs (%.0f tok/s)", generated, elapsed, generated / elapsed)
+        self.stats.record("vllm", results, elapsed)
         return results
 
     def _completion(self, output: Any) -> Completion:
