@@ -197,8 +197,7 @@ def train_round(config: DPORecipeConfig, round_index: int, policy_path: str, pai
     trainer.save_model(str(tmp))
     if state.is_main_process:
         tokenizer.save_pretrained(str(tmp))
-        if getattr(model.config, "model_type", "") == "lfm2":
-            add_vllm_config_fields(tmp)
+        add_vllm_config_fields(tmp)
         atomic_publish(tmp, model_dir)
     state.wait_for_everyone()
     return model_dir

@@ -37,7 +37,7 @@ from rlkit.config import parse_cli, save_config
 from rlkit.grpo import ToolCallGRPOTrainer
 from rlkit.grpo_rollout import EngineRolloutFunc
 from rlkit.lora import LoraSettings, peft_config, save_merged
-from rlkit.model import add_vllm_config_fields, end_of_turn_id, load_model_and_tokenizer
+from rlkit.model import end_of_turn_id, load_model_and_tokenizer
 from rlkit.rollout import SamplingParams, make_rollout_engine
 from rlkit.rewards import NgramRepetitionPenalty, format_reward, tool_call_reward
 from rlkit.stages import default_input_model
@@ -220,8 +220,6 @@ def main(config: GRPORecipeConfig) -> Path:
 
     (output_dir / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
     model_dir = save_merged(trainer.model, tokenizer, output_dir / "model")
-    if getattr(trainer.model.config, "model_type", "") == "lfm2":
-        add_vllm_config_fields(model_dir)
     log.info("GRPO policy saved to %s", model_dir)
     return model_dir
 

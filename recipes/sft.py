@@ -30,7 +30,7 @@ from rlkit.chat import ToolStyle
 from rlkit.checkpoint import ManifestCallback, resumable_trainer_checkpoint
 from rlkit.config import ConfigError, parse_cli, save_config
 from rlkit.lora import LoraSettings, peft_config, save_merged
-from rlkit.model import add_vllm_config_fields, load_model_and_tokenizer
+from rlkit.model import load_model_and_tokenizer
 from rlkit.sft_data import build_sft_dataset
 from rlkit.task_source import TaskSource, load_task_rows
 
@@ -124,8 +124,6 @@ def main(config: SFTRecipeConfig) -> Path:
 
     (output_dir / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
     model_dir = save_merged(trainer.model, tokenizer, output_dir / "model")
-    if getattr(trainer.model.config, "model_type", "") == "lfm2":
-        add_vllm_config_fields(model_dir)
     log.info("SFT model saved to %s", model_dir)
     return model_dir
 

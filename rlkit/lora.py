@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlkit.model import add_vllm_config_fields
+
 log = logging.getLogger(__name__)
 
 LFM2_TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "out_proj", "in_proj", "w1", "w2", "w3"]
@@ -50,11 +52,12 @@ def lora_target_names(model: Any) -> list[str]:
 
 
 def save_merged(model: Any, tokenizer: Any, out_dir: str | Path) -> Path:
-    """Save a plain HF model: LoRA adapters folded into the base weights when the model has them."""
+    """Save a plain HF model (servable by vLLM): LoRA adapters folded into the base weights if any."""
     out_dir = Path(out_dir)
     if hasattr(model, "merge_and_unload"):
         log.info("merging LoRA adapters into the base weights")
         model = model.merge_and_unload()
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
+    add_vllm_config_fields(out_dir)
     return out_dir

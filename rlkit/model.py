@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +158,8 @@ def add_vllm_config_fields(model_dir: Path) -> None:
     """Write the LFM2 fields vLLM's loader reads but transformers does not save (notes/vllm-cpu.md)."""
     path = Path(model_dir) / "config.json"
     config = json.loads(path.read_text())
+    if config.get("model_type") != "lfm2":
+        return
     config.setdefault("conv_dim", config["hidden_size"])
     config.setdefault("conv_dim_out", config["hidden_size"])
     config.setdefault("block_dim", config["hidden_size"])
