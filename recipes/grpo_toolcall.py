@@ -159,6 +159,8 @@ def main(config: GRPORecipeConfig) -> Path:
     if rollout.backend != "hf":
         if config.task == "multi_turn":
             raise ValueError("rollout.backend other than hf works with task: single_turn only (TRL runs tool loops itself)")
+        if config.lora.enabled and rollout.backend.startswith("vllm"):
+            raise ValueError("lora.enabled with rollout.backend vllm_*: adapters are not synced to vLLM; train full weights or use rollout.backend=hf")
         engine_backend = {"rlkit_hf": "hf", "vllm_colocate": "vllm", "vllm_server": "vllm_server"}[rollout.backend]
         options = {"base_url": rollout.server_url, "served_model": rollout.served_model} if engine_backend == "vllm_server" else {}
         engine = make_rollout_engine(engine_backend, model, tokenizer, tool_style=config.tool_style, **options)

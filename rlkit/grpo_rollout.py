@@ -53,7 +53,7 @@ class EngineRolloutFunc:
             return  # an engine without sync_weights generates with the training model itself (HF)
         model = trainer.accelerator.unwrap_model(trainer.model)
         if hasattr(model, "merge_adapter"):
-            raise NotImplementedError("LoRA with an external rollout engine: merge adapters before syncing (not wired yet)")
+            raise ValueError("LoRA adapters cannot be synced to an external rollout engine; train full weights")
         start = time.perf_counter()
         sync(model)
         if self.verify_first_sync and self.synced_step is None:
