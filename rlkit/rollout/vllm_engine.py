@@ -9,6 +9,7 @@ Side effect of the CPU build worth knowing: its worker binds OpenMP threads to c
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
@@ -16,7 +17,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from rlkit.chat import ToolStyle, render_prompt
 from rlkit.model import end_of_turn_id
@@ -41,16 +42,30 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _set_colocate_env(kv_cache_gib: int) -> None:
-    # What TRL sets for colocate mode; a single-process run is rank 0 of 1. Existing values win,
-    # so a launcher's distributed settings are kept.
-    os.environ.setdefault("RANK", "0")
-    os.environ.setdefault("LOCAL_RANK", "0")
-    os.environ.setdefault("WORLD_SIZE", "1")
-    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    os.environ.setdefault("MASTER_PORT", str(_free_port()))
-    # CPU builds size their KV cache from this (whole GiB), not from gpu_memory_utilization.
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))
+@contextlib.contextmanager
+def _colocate_env(kv_cache_gib: int) -> Iterator[None]:
+    """The variables TRL sets for colocate mode, present only while the engine is built.
+
+    A single-process run is rank 0 of 1; existing values win, so a launcher's distributed settings
+    are kept. The ones added here are removed again, so that processes this one starts later (a
+    recipe in a subprocess, a server) do not inherit a rank and a master port already in use.
+    """
+    added = {
+        "RANK": "0",
+        "LOCAL_RANK": "0",
+        "WORLD_SIZE": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(_free_port()),
+        # CPU builds size their KV cache from this (whole GiB), not from gpu_memory_utilization.
+        "VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gib),
+    }
+    added = {key: value for key, value in added.items() if key not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def to_vllm_sampling(params: SamplingParams, stop_id: int) -> Any:
@@ -97,21 +112,21 @@ class VLLMRollout:
         self.stop_id = end_of_turn_id(tokenizer)
         self.stats = RolloutStats()
         self.enable_sleep_mode = enable_sleep_mode
-        _set_colocate_env(kv_cache_gib)
         patch_rotary_for_3d_inputs()
         llm_kwargs = {**engine_kwargs(max_model_len), **llm_kwargs}
         start = time.perf_counter()
-        self.llm = vllm.LLM(
-            model=str(model_path),
-            dtype=engine_dtype(model_path, dtype),
-            enforce_eager=enforce_eager,
-            gpu_memory_utilization=gpu_memory_utilization,
-            max_model_len=max_model_len,
-            enable_sleep_mode=enable_sleep_mode,
-            distributed_executor_backend="external_launcher",
-            seed=seed,
-            **llm_kwargs,
-        )
+        with _colocate_env(kv_cache_gib):
+            self.llm = vllm.LLM(
+                model=str(model_path),
+                dtype=engine_dtype(model_path, dtype),
+                enforce_eager=enforce_eager,
+                gpu_memory_utilization=gpu_memory_utilization,
+                max_model_len=max_model_len,
+                enable_sleep_mode=enable_sleep_mode,
+                distributed_executor_backend="external_launcher",
+                seed=seed,
+                **llm_kwargs,
+            )
         self.stats.extra["engine_start_s"] = time.perf_counter() - start
         log.info("vLLM engine ready in %.1fs (eager=%s)", self.stats.extra["engine_start_s"], enforce_eager)
 

@@ -27,10 +27,15 @@ SFT_COMMON = [
 GLOBAL_BATCH = 4
 
 
+DISTRIBUTED_VARS = {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"}
+
+
 def recipe_env() -> dict[str, str]:
     """Environment for recipe subprocesses: offline, one thread, repo importable, tiny model cache."""
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline",
+    # A recipe run as a child is its own job: it must not inherit this process's rank or master port.
+    inherited = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_VARS}
+    return {**inherited, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline",
             "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
             "RLKIT_CACHE_DIR": os.environ.get("RLKIT_CACHE_DIR", str(REPO / ".cache" / "rlkit"))}
 
