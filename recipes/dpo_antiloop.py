@@ -39,7 +39,7 @@ from datasets import load_from_disk
 
 from rlkit.chat import ToolStyle
 from rlkit.config import parse_cli, save_config
-from rlkit.distributed import process_state
+from rlkit.distributed import close_processes, process_state
 from rlkit.dpo import DPOSettings, make_dpo_trainer
 from rlkit.jury import JudgeCache, Jury, LengthJudge, LLMJudge, default_rule_judges
 from rlkit.model import add_vllm_config_fields, cache_root, load_model_and_tokenizer, resolve_model_path
@@ -243,3 +243,4 @@ def main(config: DPORecipeConfig) -> Path:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     main(parse_cli(DPORecipeConfig, sys.argv[1:], DEFAULT_CONFIG))
+    close_processes()

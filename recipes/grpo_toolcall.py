@@ -34,6 +34,7 @@ from trl import GRPOConfig
 from rlkit.chat import ToolStyle, render_prompt
 from rlkit.checkpoint import ManifestCallback, resumable_trainer_checkpoint
 from rlkit.config import parse_cli, save_config
+from rlkit.distributed import close_processes
 from rlkit.grpo import ToolCallGRPOTrainer
 from rlkit.grpo_rollout import EngineRolloutFunc
 from rlkit.lora import LoraSettings, peft_config, save_merged
@@ -229,3 +230,4 @@ def main(config: GRPORecipeConfig) -> Path:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     main(parse_cli(GRPORecipeConfig, sys.argv[1:], DEFAULT_CONFIG))
+    close_processes()

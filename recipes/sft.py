@@ -29,6 +29,7 @@ from trl import SFTConfig, SFTTrainer
 from rlkit.chat import ToolStyle
 from rlkit.checkpoint import ManifestCallback, resumable_trainer_checkpoint
 from rlkit.config import ConfigError, parse_cli, save_config
+from rlkit.distributed import close_processes
 from rlkit.lora import LoraSettings, peft_config, save_merged
 from rlkit.model import load_model_and_tokenizer
 from rlkit.sft_data import build_sft_dataset
@@ -131,3 +132,4 @@ def main(config: SFTRecipeConfig) -> Path:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     main(parse_cli(SFTRecipeConfig, sys.argv[1:], DEFAULT_CONFIG))
+    close_processes()

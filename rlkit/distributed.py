@@ -28,6 +28,12 @@ def process_state() -> PartialState:
     return PartialState(cpu=not torch.cuda.is_available())
 
 
+def close_processes() -> None:
+    """Tear down the process group before exit (gloo aborts at interpreter exit otherwise)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def shard_bounds(num_items: int, rank: int, world_size: int) -> tuple[int, int]:
     """[start, end) of the contiguous slice process `rank` owns; sizes differ by at most one."""
     if world_size < 1 or not 0 <= rank < world_size:

@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from rlkit.distributed import process_state, run_sharded
+from rlkit.distributed import close_processes, process_state, run_sharded
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
@@ -21,3 +21,4 @@ if __name__ == "__main__":
         with open(sys.argv[1], "w") as handle:
             json.dump({"world": state.num_processes, "results": results}, handle)
     state.wait_for_everyone()
+    close_processes()

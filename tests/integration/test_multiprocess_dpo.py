@@ -15,7 +15,7 @@ import pytest
 
 from launch_runs import load_weights, max_abs_diff, run_recipe
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.integration
 PROMPTS = 8
 
 

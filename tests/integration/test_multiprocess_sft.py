@@ -60,7 +60,6 @@ def test_two_process_ddp_matches_one_process(tmp_path, tiny_model_dir):
     _compare_with_reference(out, tiny_model_dir)
 
 
-@pytest.mark.slow
 def test_deepspeed_zero2_on_cpu_matches_one_process(tmp_path, tiny_model_dir):
     """ZeRO-2 (optimizer state and gradients sharded) over 2 CPU processes; first run compiles an op (~30 s)."""
     out = tmp_path / "zero2"
