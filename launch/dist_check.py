@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from accelerate import PartialState
 
+from rlkit.distributed import close_processes
+
 
 def main() -> dict:
     """Gather rank, host and device of every process and return the main process's summary."""
@@ -63,3 +65,4 @@ def _sum(tensor: torch.Tensor) -> int:
 
 if __name__ == "__main__":
     main()
+    close_processes()
