@@ -33,6 +33,7 @@ from rlkit.distributed import close_processes
 from rlkit.lora import LoraSettings, peft_config, save_merged
 from rlkit.model import load_model_and_tokenizer
 from rlkit.sft_data import build_sft_dataset
+from rlkit.sft_trainer import DirectLossSFTTrainer, use_direct_loss
 from rlkit.task_source import TaskSource, load_task_rows
 
 log = logging.getLogger("recipes.sft")
@@ -56,6 +57,8 @@ class SFTTrainSettings:
     save_steps: int = 0  # 0 = no intermediate checkpoints
     seed: int = 0
     num_threads: int = 1  # torch CPU threads (the dev machine is shared); 0 = torch's default
+    bf16: bool = False  # mixed precision (GPU)
+    fused_lm_head: bool | None = None  # TRL's tiled LM head; None = on CUDA only (on CPU it halves the speed)
     report_to: str = "wandb"  # "none" to disable; wandb runs offline unless WANDB_MODE says otherwise
 
 
@@ -106,11 +109,12 @@ def main(config: SFTRecipeConfig) -> Path:
         seed=train.seed,
         report_to=train.report_to,
         run_name=output_dir.name,
-        bf16=False,
+        bf16=train.bf16,
         gradient_checkpointing=False,  # TRL turns it on by default; on tiny CPU models it only costs time
         use_cpu=not torch.cuda.is_available(),
     )
-    trainer = SFTTrainer(
+    trainer_class = DirectLossSFTTrainer if use_direct_loss(train.fused_lm_head) else SFTTrainer
+    trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=train_set,

@@ -76,3 +76,29 @@ def test_packing_an_lfm2_without_the_conv_kernel_is_a_config_error(tmp_path, tin
     config = load_config(recipe.SFTRecipeConfig, None, [f"model={tiny_model_dir}", f"output_dir={tmp_path}", "train.packing=true"])
     with pytest.raises(ConfigError, match="train.packing"):
         recipe.main(config)
+
+
+def test_direct_loss_equals_trls_fused_loss_and_gradients(tmp_path, tiny_model_dir):
+    """rlkit's CPU loss path computes TRL's loss (and gradients) from plain logits."""
+    from trl import SFTConfig, SFTTrainer
+
+    from rlkit.model import load_model_and_tokenizer
+    from rlkit.sft_trainer import DirectLossSFTTrainer
+
+    rows = make_dataset("smart_home", "train", 4, seed=1, kind="episode")
+    results = []
+    for trainer_class in (SFTTrainer, DirectLossSFTTrainer):
+        model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir))
+        dataset, _ = build_sft_dataset(rows, tokenizer, "compact")
+        args = SFTConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, report_to="none",
+                         gradient_checkpointing=False, use_cpu=True)
+        trainer = trainer_class(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+        batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+        model.train()
+        loss = trainer.compute_loss(model, batch)
+        loss.backward()
+        results.append((loss.item(), model.lm_head.weight.grad.clone(), trainer._metrics["train"]["mean_token_accuracy"][-1]))
+    (fused_loss, fused_grad, fused_acc), (direct_loss, direct_grad, direct_acc) = results
+    assert direct_loss == pytest.approx(fused_loss, rel=1e-5)
+    assert torch.allclose(direct_grad, fused_grad, atol=1e-6, rtol=1e-4)
+    assert direct_acc == pytest.approx(fused_acc)
