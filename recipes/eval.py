@@ -49,7 +49,7 @@ class EvalConfig:
     answers: str = ""  # BFCL: answer file (default: possible_answer/<same name> beside the questions)
     model: str = "tiny-lfm2"  # model name/path, http(s) endpoint URL, or .gguf file
     endpoint_model: str = ""  # the served model's name, when `model` is an endpoint URL
-    backend: Literal["auto", "hf", "vllm", "openai"] = "auto"
+    backend: Literal["auto", "hf", "vllm", "openai", "gguf"] = "auto"
     tokenizer: str = ""  # endpoints: model name/path whose tokenizer counts the returned text's tokens
     api_key_env: str = "OPENAI_API_KEY"  # endpoints: environment variable holding the API key
     restore_call_markers: bool = True  # endpoints: re-insert the tool-call markers servers strip

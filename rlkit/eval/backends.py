@@ -5,8 +5,9 @@
   (a model name/path) re-tokenizes the returned text (else lengths and loops count words).
   The API key is read from the environment variable named by `api_key_env`. Servers strip the
   special tool-call markers from replies; `restore_call_markers` puts them back (rlkit.eval.endpoint).
-- `*.gguf`: not evaluated in-process yet (no GGUF runtime in rlkit yet); serve it with
-  `python -m llama_cpp.server --model X.gguf` and pass the URL instead.
+- `*.gguf`: generated in-process by llama.cpp (`rlkit.rollout.llamacpp`, needs the `gguf` extra);
+  prompts are rendered by rlkit with the GGUF's embedded chat template, or with `tokenizer`'s
+  when one is named. (Served GGUFs — `python -m llama_cpp.server --model X.gguf` — are endpoints.)
 - anything else: `tiny-lfm2`, a local directory or a Hub id, run with HF `generate`
   (or the vLLM engine when `backend="vllm"` and vLLM is installed).
 """
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -22,7 +24,7 @@ from rlkit.chat import ToolStyle
 from rlkit.eval.endpoint import RestoredCallBlocks
 from rlkit.rollout.base import RolloutEngine
 
-Backend = Literal["auto", "hf", "vllm", "openai"]
+Backend = Literal["auto", "hf", "vllm", "openai", "gguf"]
 
 
 class UnsupportedModelError(ValueError):
@@ -54,13 +56,7 @@ def engine_for_model(
     """The rollout engine that evaluates `model` (see module doc)."""
     kind = model_kind(model) if backend == "auto" else backend
     if kind == "gguf":
-        installed = importlib.util.find_spec("llama_cpp") is not None
-        raise UnsupportedModelError(
-            f"model {model!r}: not supported yet: rlkit has no in-process GGUF runtime"
-            + ("" if installed else " (llama-cpp-python is not installed)")
-            + ". Meanwhile serve it (`python -m llama_cpp.server --model FILE.gguf --port 8080`) "
-            "and pass --model http://127.0.0.1:8080/v1"
-        )
+        return _llamacpp_engine(model, tool_style, tokenizer)
     if kind == "openai":
         if not model.startswith(("http://", "https://")):
             raise UnsupportedModelError(f"backend 'openai' needs an http(s) endpoint URL as model, got {model!r}")
@@ -77,7 +73,7 @@ def engine_for_model(
         if torch.cuda.is_available():  # HF generate on the GPU when one is there; CPU otherwise
             loaded.to("cuda")
         return HFRollout(loaded, tokenizer, tool_style=tool_style, batch_size=batch_size)
-    raise UnsupportedModelError(f"unknown backend {backend!r}; use auto, hf, vllm or openai")
+    raise UnsupportedModelError(f"unknown backend {backend!r}; use auto, hf, vllm, openai or gguf")
 
 
 def _openai_engine(url: str, endpoint_model: str, tool_style: ToolStyle, tokenizer: str, api_key_env: str,
@@ -98,6 +94,26 @@ def _openai_engine(url: str, endpoint_model: str, tool_style: ToolStyle, tokeniz
         loaded = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer))
     return OpenAIRollout(url, endpoint_model, loaded, tool_style, api_key_env=api_key_env, timeout=timeout_s,
                          max_concurrency=max_concurrency)
+
+
+def _llamacpp_engine(model: str, tool_style: ToolStyle, tokenizer: str) -> RolloutEngine:
+    if not Path(model).is_file():
+        raise UnsupportedModelError(f"model {model!r}: GGUF file not found")
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise UnsupportedModelError(
+            f"model {model!r}: GGUF files run through llama-cpp-python, which is not installed "
+            "(pip install -e '.[gguf]'; it builds llama.cpp from source, ~5 min)"
+        )
+    from rlkit.rollout.llamacpp import LlamaCppRollout
+
+    loaded = None
+    if tokenizer:  # render prompts with this tokenizer's template instead of the GGUF's embedded one
+        from transformers import AutoTokenizer
+
+        from rlkit.model import resolve_model_path
+
+        loaded = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer))
+    return LlamaCppRollout(model, loaded, tool_style)
 
 
 def _vllm_engine(model: str, tool_style: ToolStyle) -> RolloutEngine:

@@ -42,11 +42,11 @@ def test_acceptance_command_on_banking_prints_the_summary_last(shared_data, tiny
     assert (out / "config.yaml").read_text().startswith("data: ../shared/data/banking/train.jsonl")
 
 
-def test_gguf_model_fails_with_the_issue_11_message(tmp_path):
+def test_missing_gguf_model_fails_naming_the_file(tmp_path):
     done = run_recipe(["--data", "smart_home", "--episodes", "1", "--model", str(tmp_path / "m.gguf"),
                        "--output", str(tmp_path / "out")])
     assert done.returncode != 0
-    assert "not supported yet: rlkit has no in-process GGUF runtime" in done.stderr
+    assert f"{tmp_path / 'm.gguf'}': GGUF file not found" in done.stderr
 
 
 @pytest.fixture

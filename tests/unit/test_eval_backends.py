@@ -31,10 +31,11 @@ def test_model_kind(model, kind):
     assert model_kind(model) == kind
 
 
-def test_gguf_is_a_clear_not_supported_yet_error(tmp_path):
-    with pytest.raises(UnsupportedModelError, match="not supported yet: rlkit has no in-process GGUF runtime") as info:
-        engine_for_model(str(tmp_path / "model.gguf"))
-    assert "llama_cpp.server" in str(info.value)  # says what works meanwhile
+def test_missing_gguf_is_a_clear_error_naming_the_file(tmp_path):
+    path = str(tmp_path / "model.gguf")
+    with pytest.raises(UnsupportedModelError, match="GGUF file not found") as info:
+        engine_for_model(path)
+    assert path in str(info.value)
 
 
 def test_endpoint_needs_the_served_model_name():
