@@ -80,6 +80,7 @@ def train_loop_prone_policy(base: str, out_dir: Path, args) -> tuple[Path, dict]
 
     from envs.registry import make_dataset
     from rlkit.sft_data import build_sft_dataset
+    from rlkit.sft_trainer import DirectLossSFTTrainer, use_direct_loss
 
     target = out_dir / "start"
     info_path = target / "loop_prone.json"
@@ -90,7 +91,8 @@ def train_loop_prone_policy(base: str, out_dir: Path, args) -> tuple[Path, dict]
     rows, changed = loop_prone_rows(rows, args.loop_share, args.repeats, seed=0)
     replies = sum(1 for k in rows["kind"] if k == "reply")
     dataset, report = build_sft_dataset(rows, tokenizer, "compact", 768)
-    trainer = SFTTrainer(
+    trainer_class = DirectLossSFTTrainer if use_direct_loss(None) else SFTTrainer
+    trainer = trainer_class(
         model=model,
         args=SFTConfig(
             output_dir=str(target / "trainer"), max_steps=args.sft_steps, per_device_train_batch_size=8,
