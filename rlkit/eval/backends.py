@@ -52,15 +52,21 @@ def engine_for_model(
     api_key_env: str = "OPENAI_API_KEY",
     timeout_s: float = 120.0,
     max_concurrency: int = 8,
+    extra_body: dict | None = None,
 ) -> RolloutEngine:
-    """The rollout engine that evaluates `model` (see module doc)."""
+    """The rollout engine that evaluates `model` (see module doc).
+
+    `extra_body`: server-specific request fields for endpoints; llama.cpp's server, for one, applies
+    its own `repeat_penalty` default (1.1) unless the request sets it (`{"repeat_penalty": 1.0}`).
+    """
     kind = model_kind(model) if backend == "auto" else backend
     if kind == "gguf":
         return _llamacpp_engine(model, tool_style, tokenizer)
     if kind == "openai":
         if not model.startswith(("http://", "https://")):
             raise UnsupportedModelError(f"backend 'openai' needs an http(s) endpoint URL as model, got {model!r}")
-        engine = _openai_engine(model, endpoint_model, tool_style, tokenizer, api_key_env, timeout_s, max_concurrency)
+        engine = _openai_engine(model, endpoint_model, tool_style, tokenizer, api_key_env, timeout_s, max_concurrency,
+                                extra_body)
         return RestoredCallBlocks(engine) if restore_call_markers else engine
     if kind == "vllm":
         return _vllm_engine(model, tool_style)
@@ -77,7 +83,7 @@ def engine_for_model(
 
 
 def _openai_engine(url: str, endpoint_model: str, tool_style: ToolStyle, tokenizer: str, api_key_env: str,
-                   timeout_s: float, max_concurrency: int) -> RolloutEngine:
+                   timeout_s: float, max_concurrency: int, extra_body: dict | None = None) -> RolloutEngine:
     if not endpoint_model:
         raise UnsupportedModelError(
             f"model {url!r} is an endpoint: name the served model with endpoint_model=NAME (--endpoint-model NAME)"
@@ -93,7 +99,7 @@ def _openai_engine(url: str, endpoint_model: str, tool_style: ToolStyle, tokeniz
 
         loaded = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer))
     return OpenAIRollout(url, endpoint_model, loaded, tool_style, api_key_env=api_key_env, timeout=timeout_s,
-                         max_concurrency=max_concurrency)
+                         max_concurrency=max_concurrency, extra_body=extra_body)
 
 
 def _llamacpp_engine(model: str, tool_style: ToolStyle, tokenizer: str) -> RolloutEngine:

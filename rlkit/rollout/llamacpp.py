@@ -8,9 +8,10 @@ rendered with transformers' Jinja renderer.
 
 Sampling follows `SamplingParams`: temperature 0 is greedy; otherwise top-k (0 = off), top-p,
 temperature; llama.cpp's extra filters (min-p, typical-p) are switched off so only the requested
-ones act. Differences from HF that remain, by design of llama.cpp: its repetition penalty looks at
-the last `penalty_last_n` tokens (set to the context size here, so it covers prompt and reply like
-HF's), and its random number stream differs, so sampled (not greedy) texts differ from HF's.
+ones act. The repetition penalty is HF's (`hf_repetition_penalty`, over prompt and reply tokens),
+applied as a llama.cpp logits processor: llama.cpp's own penalty counts only the generated tokens,
+so it would penalize a different set. What still differs from HF is the random number stream, so
+sampled (not greedy) texts differ from HF's even where the distributions agree.
 
 Generation stops at `<|im_end|>` (or the GGUF's end-of-generation tokens) or `max_tokens`; the text
 keeps special tokens such as the tool-call markers, which the parser needs. One sequence at a time:
@@ -23,13 +24,34 @@ import copy
 import os
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from rlkit.chat import ToolStyle, render_prompt
 from rlkit.rollout.base import ChatPrompt, Completion, Prompt, RolloutStats, SamplingParams
 
 END_OF_TURN = "<|im_end|>"
 GGML_TYPE_F32 = 0  # ggml's type id for float32 (ggml.h)
+
+
+def hf_repetition_penalty(penalty: float) -> Callable[[Any, Any], Any]:
+    """A llama.cpp logits processor applying transformers' repetition penalty to every seen token.
+
+    Seen tokens' logits are divided by `penalty` when positive and multiplied when negative.
+
+    >>> import numpy as np
+    >>> hf_repetition_penalty(2.0)(np.array([0, 2]), np.array([4.0, 1.0, -1.0]))
+    array([ 2.,  1., -2.])
+    """
+
+    def apply(input_ids: Any, logits: Any) -> Any:
+        seen = np.unique(np.asarray(input_ids, dtype=np.int64))
+        picked = logits[seen]
+        logits[seen] = np.where(picked > 0, picked / penalty, picked * penalty)
+        return logits
+
+    return apply
 
 
 class GGUFTemplate:
@@ -88,7 +110,6 @@ class LlamaCppRollout:
             model_path=str(path),
             n_ctx=n_ctx,
             n_threads=n_threads or int(os.environ.get("OMP_NUM_THREADS", "0")) or os.cpu_count(),
-            last_n_tokens_size=n_ctx,  # the repetition penalty window: the whole context, as in HF
             seed=0,
             verbose=False,
             **kv_types,
@@ -148,7 +169,8 @@ class LlamaCppRollout:
             top_p=params.top_p,
             min_p=0.0,
             typical_p=1.0,
-            repeat_penalty=params.repetition_penalty,
+            repeat_penalty=1.0,  # HF's penalty instead, below
+            logits_processor=[hf_repetition_penalty(params.repetition_penalty)] if params.repetition_penalty != 1.0 else None,
             reset=True,
         )
         for token in stream:
