@@ -7,7 +7,6 @@ through the real server and the real HTTP path.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -23,13 +22,7 @@ from tests.integration.servers import server_fixture
 
 pytestmark = pytest.mark.integration
 
-TOOLS = json.dumps([{"type": "function", "function": {"name": "set_lights", "parameters": {
-    "type": "object", "properties": {"room": {"type": "string", "enum": ["kitchen", "bedroom"]},
-                                     "state": {"type": "string", "enum": ["on", "off"]}},
-    "required": ["room", "state"]}}}])
-ANSWER = json.dumps([{"name": "set_lights", "arguments": {"room": "kitchen", "state": "on"}}])
-RIGHT = '<|tool_call_start|>[set_lights(room="kitchen", state="on")]<|tool_call_end|>'
-WRONG = '<|tool_call_start|>[set_lights(room="bedroom", state="on")]<|tool_call_end|>'
+from tests.lights_task import ANSWER, RIGHT, TOOLS, WRONG
 
 
 judge_server_handle = server_fixture("transformers")

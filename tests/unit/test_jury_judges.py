@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -22,13 +21,8 @@ from rlkit.jury import (
 )
 from rlkit.jury.prompts import pairwise_messages, parse_score, parse_winner, pointwise_messages
 
-TOOLS = json.dumps([{"type": "function", "function": {"name": "set_lights", "parameters": {
-    "type": "object", "properties": {"room": {"type": "string", "enum": ["kitchen", "bedroom"]},
-                                     "state": {"type": "string", "enum": ["on", "off"]}},
-    "required": ["room", "state"]}}}])
-ANSWER = json.dumps([{"name": "set_lights", "arguments": {"room": "kitchen", "state": "on"}}])
-RIGHT = '<|tool_call_start|>[set_lights(room="kitchen", state="on")]<|tool_call_end|>'
-VALID_WRONG = '<|tool_call_start|>[set_lights(room="bedroom", state="on")]<|tool_call_end|>'
+from tests.lights_task import ANSWER, RIGHT, TOOLS
+from tests.lights_task import WRONG as VALID_WRONG
 INVALID = '<|tool_call_start|>[set_lights(room="garage")]<|tool_call_end|>'
 BROKEN = '<|tool_call_start|>[set_lights(room="kitch'
 MESSAGES = [{"role": "user", "content": "kitchen lights on please"}]

@@ -14,13 +14,7 @@ from rlkit.jury import Jury, default_rule_judges
 from rlkit.pairs import PairSettings, build_pairs
 from rlkit.rollout.base import Completion, RolloutStats
 
-TOOLS = json.dumps([{"type": "function", "function": {"name": "set_lights", "parameters": {
-    "type": "object", "properties": {"room": {"type": "string", "enum": ["kitchen", "bedroom"]},
-                                     "state": {"type": "string", "enum": ["on", "off"]}},
-    "required": ["room", "state"]}}}])
-ANSWER = json.dumps([{"name": "set_lights", "arguments": {"room": "kitchen", "state": "on"}}])
-RIGHT = '<|tool_call_start|>[set_lights(room="kitchen", state="on")]<|tool_call_end|>'
-WRONG = '<|tool_call_start|>[set_lights(room="bedroom", state="on")]<|tool_call_end|>'
+from tests.lights_task import ANSWER, RIGHT, TOOLS, WRONG
 
 
 def ok(text: str) -> Completion:
