@@ -117,7 +117,7 @@ def main() -> None:
 
     with start_llamacpp_server(files["f16"], threads=args.threads, log_dir=work) as server:
         endpoint = engine_for_model(server.base_url, endpoint_model=server.model, tokenizer=str(model_dir),
-                                    extra_body={"repeat_penalty": 1.0})
+                                    extra_body={"repeat_penalty": 1.0}, render_chat_locally=True)
         served = score("GGUF F16 via llama.cpp server", endpoint, examples, [GREEDY], args.max_tokens)
     (work / "results.json").write_text(json.dumps({"rows": rows, "served": served, "sizes": sizes}, indent=1))
 

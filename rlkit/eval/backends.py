@@ -53,11 +53,16 @@ def engine_for_model(
     timeout_s: float = 120.0,
     max_concurrency: int = 8,
     extra_body: dict | None = None,
+    render_chat_locally: bool = False,
 ) -> RolloutEngine:
     """The rollout engine that evaluates `model` (see module doc).
 
-    `extra_body`: server-specific request fields for endpoints; llama.cpp's server, for one, applies
-    its own `repeat_penalty` default (1.1) unless the request sets it (`{"repeat_penalty": 1.0}`).
+    Endpoint-only options. `extra_body`: server-specific request fields; llama.cpp's server, for
+    one, applies its own `repeat_penalty` default (1.1) unless the request sets it
+    (`{"repeat_penalty": 1.0}`). `render_chat_locally`: render prompts here with `tokenizer`'s
+    template and send the text to /completions, for servers whose chat route cannot render the
+    conversation (llama-cpp-python's refuses tool calls whose arguments are JSON strings, which is
+    how the OpenAI wire format carries them).
     """
     kind = model_kind(model) if backend == "auto" else backend
     if kind == "gguf":
@@ -66,7 +71,7 @@ def engine_for_model(
         if not model.startswith(("http://", "https://")):
             raise UnsupportedModelError(f"backend 'openai' needs an http(s) endpoint URL as model, got {model!r}")
         engine = _openai_engine(model, endpoint_model, tool_style, tokenizer, api_key_env, timeout_s, max_concurrency,
-                                extra_body)
+                                extra_body, render_chat_locally)
         return RestoredCallBlocks(engine) if restore_call_markers else engine
     if kind == "vllm":
         return _vllm_engine(model, tool_style)
@@ -83,7 +88,8 @@ def engine_for_model(
 
 
 def _openai_engine(url: str, endpoint_model: str, tool_style: ToolStyle, tokenizer: str, api_key_env: str,
-                   timeout_s: float, max_concurrency: int, extra_body: dict | None = None) -> RolloutEngine:
+                   timeout_s: float, max_concurrency: int, extra_body: dict | None = None,
+                   render_chat_locally: bool = False) -> RolloutEngine:
     if not endpoint_model:
         raise UnsupportedModelError(
             f"model {url!r} is an endpoint: name the served model with endpoint_model=NAME (--endpoint-model NAME)"
@@ -99,7 +105,8 @@ def _openai_engine(url: str, endpoint_model: str, tool_style: ToolStyle, tokeniz
 
         loaded = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer))
     return OpenAIRollout(url, endpoint_model, loaded, tool_style, api_key_env=api_key_env, timeout=timeout_s,
-                         max_concurrency=max_concurrency, extra_body=extra_body)
+                         max_concurrency=max_concurrency, extra_body=extra_body,
+                         render_chat_locally=render_chat_locally)
 
 
 def _llamacpp_engine(model: str, tool_style: ToolStyle, tokenizer: str) -> RolloutEngine:

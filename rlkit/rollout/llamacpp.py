@@ -57,10 +57,12 @@ def hf_repetition_penalty(penalty: float) -> Callable[[Any, Any], Any]:
 class GGUFTemplate:
     """The chat template embedded in a GGUF, with the `apply_chat_template` call `render_prompt` makes."""
 
-    def __init__(self, template: str, source: str):
+    def __init__(self, template: str, source: str, special_tokens: dict[str, str] | None = None):
+        """`special_tokens`: the template's `bos_token`/`eos_token` variables (HF passes them too)."""
         if not template:
             raise ValueError(f"{source}: the GGUF has no tokenizer.chat_template; pass an HF tokenizer to render prompts")
         self.template = template
+        self.special_tokens = dict(special_tokens or {})
 
     def apply_chat_template(self, messages: list[dict[str, Any]], add_generation_prompt: bool = True,
                             tokenize: bool = False) -> str:
@@ -70,7 +72,8 @@ class GGUFTemplate:
         if tokenize:
             raise ValueError("GGUFTemplate renders text only; llama.cpp tokenizes it")
         rendered, _ = render_jinja_template(
-            conversations=[messages], chat_template=self.template, add_generation_prompt=add_generation_prompt
+            conversations=[messages], chat_template=self.template, add_generation_prompt=add_generation_prompt,
+            **self.special_tokens,
         )
         return rendered[0]
 
@@ -115,10 +118,18 @@ class LlamaCppRollout:
             **kv_types,
         )
         self.template = tokenizer if tokenizer is not None else GGUFTemplate(
-            self.llm.metadata.get("tokenizer.chat_template", ""), str(path)
+            self.llm.metadata.get("tokenizer.chat_template", ""), str(path),
+            {"bos_token": self._token_text(self.llm.token_bos()), "eos_token": self._token_text(self.llm.token_eos())},
         )
         self.stop_ids = self._stop_ids()
         self.stats = RolloutStats()
+
+    def _token_text(self, token_id: int) -> str:
+        return self.llm.detokenize([token_id], special=True).decode("utf-8") if token_id >= 0 else ""
+
+    def close(self) -> None:
+        """Free llama.cpp's model and context now (rather than at interpreter exit)."""
+        self.llm.close()
 
     def _stop_ids(self) -> set[int]:
         ids = {self.llm.token_eos()}

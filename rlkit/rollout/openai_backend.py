@@ -90,9 +90,9 @@ class OpenAIRollout:
     ):
         """`token_id_prompts`/`native_n`: the server takes id-list prompts / `n>1` (vLLM does).
 
-        `render_chat_locally`: render chat prompts with the tokenizer's template here and send their
-        token ids to /completions, so the server sees exactly the trainer's tokens (needs both the
-        tokenizer and `token_id_prompts`).
+        `render_chat_locally`: render chat prompts with the tokenizer's template here and send them
+        to /completions, so the server sees exactly the trainer's prompt: as token ids when the server
+        takes them (`token_id_prompts`), else as the rendered text (needs the tokenizer).
         """
         import openai
 
@@ -106,8 +106,8 @@ class OpenAIRollout:
         self.token_id_prompts = token_id_prompts
         self.native_n = native_n
         self.extra_body = dict(extra_body or {})
-        if render_chat_locally and (tokenizer is None or not token_id_prompts):
-            raise ValueError("render_chat_locally needs a tokenizer and a server that takes token-id prompts")
+        if render_chat_locally and tokenizer is None:
+            raise ValueError("render_chat_locally needs a tokenizer")
         self.render_chat_locally = render_chat_locally
         self.stats = RolloutStats()
         # Loopback servers take any key; real endpoints get theirs from the environment only.

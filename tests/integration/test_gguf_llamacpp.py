@@ -73,10 +73,10 @@ def test_float_gguf_greedy_tokens_equal_hf(gguf_files, hf_engine, kind):
 
 def test_repetition_penalty_is_hfs(gguf_files, hf_engine):
     """Greedy with a strong penalty: HF's rule (prompt and reply tokens) gives the same tokens in llama.cpp."""
-    params = SamplingParams.greedy(max_tokens=16, repetition_penalty=1.5)
-    expected = hf_engine.generate(PROMPTS[:4], params)
-    plain = hf_engine.generate(PROMPTS[:4], SamplingParams.greedy(max_tokens=16))
-    got = llamacpp_engine(gguf_files["f32"]).generate(PROMPTS[:4], params)
+    params = SamplingParams.greedy(max_tokens=16, repetition_penalty=3.0)
+    expected = hf_engine.generate(PROMPTS, params)
+    plain = hf_engine.generate(PROMPTS, SamplingParams.greedy(max_tokens=16))
+    got = llamacpp_engine(gguf_files["f32"]).generate(PROMPTS, params)
     assert [g[0].token_ids for g in expected] != [g[0].token_ids for g in plain]  # the penalty matters here
     assert [g[0].token_ids for g in got] == [g[0].token_ids for g in expected]
 
@@ -118,7 +118,7 @@ def test_server_route_gives_the_in_process_verdicts(gguf_files, trained_dir, tmp
     with start_llamacpp_server(gguf_files["f16"], log_dir=tmp_path) as server:
         # llama.cpp's server applies repeat_penalty 1.1 unless told otherwise; greedy here means none.
         endpoint = engine_for_model(server.base_url, endpoint_model=server.model, tokenizer=str(trained_dir),
-                                    extra_body={"repeat_penalty": 1.0})
+                                    extra_body={"repeat_penalty": 1.0}, render_chat_locally=True)
         served = evaluate(endpoint, examples, [GREEDY], max_tokens=32)
     pairs = list(zip(in_process.records, served.records))
     assert len(pairs) == 6

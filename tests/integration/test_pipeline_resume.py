@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rlkit.config import load_config
-from rlkit.stages import STAGES, load_recipe, stage_available
+from rlkit.stages import STAGES, stage_available
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

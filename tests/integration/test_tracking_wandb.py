@@ -4,7 +4,6 @@ the config and the command line appear in none of the files wandb writes."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 

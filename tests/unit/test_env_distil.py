@@ -64,7 +64,7 @@ def test_other_tool_call_shapes_are_normalized(tmp_path):
 def test_bad_row_error_names_file_and_line(tmp_path, bad):
     good = row([{"role": "user", "content": "x"}], {"name": "f", "parameters": {"x": 1}})
     path = write(tmp_path, [good, "", bad])
-    with pytest.raises(DistilFormatError, match=rf"data\.jsonl:3: cannot load row"):
+    with pytest.raises(DistilFormatError, match=r"data\.jsonl:3: cannot load row"):
         load_distil_jsonl(path, tmp_path / "tools.json")
 
 

@@ -62,7 +62,7 @@ def test_compare_two_runs(tmp_path, data):
     paths = compare_runs([tmp_path / "base", tmp_path / "tuned"], tmp_path / "cmp")
     markdown = paths["markdown"].read_text()
     base = load_results(tmp_path / "base")["metrics"]["greedy"]["calls"]["equivalence"]
-    assert f"| base | base | smart_home/test | greedy |" in markdown
+    assert "| base | base | smart_home/test | greedy |" in markdown
     assert f"{100 * base:.1f}%" in markdown and "| tuned | tuned | smart_home/test | greedy |" in markdown
     assert "## Accuracy by reference tool (greedy)" in markdown
     for key in ("equivalence", "loops", "accuracy_by_tool"):
