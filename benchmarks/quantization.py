@@ -113,7 +113,7 @@ def main() -> None:
         engine = LlamaCppRollout(files[kind], n_threads=args.threads)
         rows.append(score(f"GGUF {kind.upper()}", engine, examples, settings, args.max_tokens))
         sizes[f"GGUF {kind.upper()}"] = megabytes(files[kind])
-        del engine
+        engine.close()
 
     with start_llamacpp_server(files["f16"], threads=args.threads, log_dir=work) as server:
         endpoint = engine_for_model(server.base_url, endpoint_model=server.model, tokenizer=str(model_dir),
@@ -122,7 +122,8 @@ def main() -> None:
     (work / "results.json").write_text(json.dumps({"rows": rows, "served": served, "sizes": sizes}, indent=1))
 
     hf_greedy = greedy_records(rows[0])
-    f16_greedy = greedy_records(next(r for r in rows if r["name"] == "GGUF F16"))
+    f16_row = next(r for r in rows if r["name"] == "GGUF F16")
+    f16_greedy = greedy_records(f16_row)
     lines = [
         "# Quantized eval: HF fp32 vs GGUF (llama.cpp)",
         "",
@@ -154,14 +155,15 @@ def main() -> None:
         "## Server route (GGUF F16, greedy)",
         "",
         "`python -m llama_cpp.server --model model-f16.gguf` on 127.0.0.1, evaluated through the harness's endpoint "
-        "backend (chat completions; rlkit renders the tool list into the system turn, the server applies the GGUF's "
-        "template; call markers restored by `RestoredCallBlocks`; `repeat_penalty: 1.0` sent because the server "
-        "defaults to 1.1).",
+        "backend (`engine_for_model(URL, render_chat_locally=True)`: rlkit renders each prompt and sends the text to "
+        "/v1/completions, because llama-cpp-python's chat route refuses the JSON-string tool-call arguments of the "
+        "OpenAI wire format; the server strips the call markers from its replies and `RestoredCallBlocks` puts them "
+        "back; `repeat_penalty: 1.0` is sent because the server defaults to 1.1).",
         "",
         "| route | equivalence | loop rate | same verdict as in-process | same text as in-process |",
         "|---|---|---|---|---|",
-        f"| in-process llama.cpp | {pct(rows[2]['settings']['greedy']['equivalence'])} "
-        f"| {pct(rows[2]['settings']['greedy']['loop_rate'])} | - | - |",
+        f"| in-process llama.cpp | {pct(f16_row['settings']['greedy']['equivalence'])} "
+        f"| {pct(f16_row['settings']['greedy']['loop_rate'])} | - | - |",
         f"| llama.cpp server | {pct(served_greedy['equivalence'])} | {pct(served_greedy['loop_rate'])} "
         f"| {same_verdict}/{n} | {same_text}/{n} |",
         "",
