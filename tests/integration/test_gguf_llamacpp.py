@@ -125,3 +125,22 @@ def test_server_route_gives_the_in_process_verdicts(gguf_files, trained_dir, tmp
     for local, remote in pairs:
         assert (remote.ok, remote.reason, remote.looped) == (local.ok, local.reason, local.looped), local.example_id
         assert remote.completion == local.completion, local.example_id
+
+
+def test_eval_recipe_runs_a_gguf_file(gguf_files, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(repo), OMP_NUM_THREADS="1")
+    out = tmp_path / "eval-gguf"
+    done = subprocess.run([sys.executable, "recipes/eval.py", "--data", "smart_home", "--episodes", "1", "--model",
+                           str(gguf_files["q8_0"]), "--output", str(out), "--max-tokens", "16", "--limit", "3"],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1].startswith("tool-call equivalence: ")
+    records = json.loads((out / "results.json").read_text())["records"]
+    assert records and all(r["length"] <= 16 for r in records)
