@@ -30,16 +30,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the `rlkit` command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "export" and args.target == "merge":
-        from rlkit.export.merge import merge_adapter
+    try:
+        if args.command == "export" and args.target == "merge":
+            from rlkit.export.merge import merge_adapter
 
-        print(merge_adapter(args.adapter, args.out, args.base))
-    elif args.command == "export" and args.target == "gguf":
-        from rlkit.export import export_gguf
+            print(merge_adapter(args.adapter, args.out, args.base))
+        elif args.command == "export" and args.target == "gguf":
+            from rlkit.export import export_gguf
 
-        print(export_gguf(args.model, args.out, args.type))
+            print(export_gguf(args.model, args.out, args.type))
+    except (FileNotFoundError, ValueError, ImportError) as error:
+        # Bad input or a missing optional package: one clear line, no traceback.
+        parser.exit(2, f"rlkit: error: {error}\n")
     return 0
 
 

@@ -34,3 +34,13 @@ def test_export_f16_writes_the_file(tiny_model_dir, tmp_path, capsys):
     assert main(["export", "gguf", "--model", str(tiny_model_dir), "--out", str(out), "--type", "f16"]) == 0
     assert capsys.readouterr().out.strip() == str(out)
     assert out.read_bytes()[:4] == b"GGUF" and not out.with_name("tiny.gguf.tmp").exists()
+
+
+def test_missing_model_is_one_line_naming_the_path(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["export", "gguf", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "x.gguf")])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"rlkit: error: {tmp_path / 'nope' / 'config.json'}: not found; "
+        "`--model` must be an HF checkpoint folder (config.json + safetensors)\n"
+    )
