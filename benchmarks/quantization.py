@@ -65,6 +65,41 @@ def agreement(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> tuple[int, in
     return same_text, same_verdict, len(a)
 
 
+def hf_reference(model: Any, engine: Any, examples: list, max_tokens: int) -> list[tuple[list[int], list[int], Any]]:
+    """(prompt ids, HF greedy completion ids, HF logits at the completion's positions) per example."""
+    import torch
+
+    from rlkit.rollout.base import ChatPrompt, SamplingParams
+
+    prompts = [ChatPrompt(example.messages, example.tools) for example in examples]
+    completions = engine.generate(prompts, SamplingParams.greedy(max_tokens=max_tokens))
+    out = []
+    for prompt, group in zip(prompts, completions):
+        prompt_ids, completion_ids = engine.prompt_ids(prompt), group[0].token_ids
+        with torch.no_grad():
+            logits = model(torch.tensor([prompt_ids + completion_ids])).logits[0]
+        out.append((prompt_ids, completion_ids, logits[len(prompt_ids) - 1 : -1].numpy()))
+    return out
+
+
+def teacher_forced(path: Path, reference: list, threads: int) -> tuple[int, int, float]:
+    """(positions where llama.cpp's top-1 token is HF's, positions, max |logit difference|) on HF's completions."""
+    import llama_cpp
+    import numpy as np
+
+    llm = llama_cpp.Llama(str(path), n_ctx=2048, n_threads=threads, logits_all=True, verbose=False, type_k=0, type_v=0)
+    same, total, worst = 0, 0, 0.0
+    for prompt_ids, completion_ids, hf_logits in reference:
+        llm.reset()
+        llm.eval(prompt_ids + completion_ids)
+        got = np.asarray(llm.scores[len(prompt_ids) - 1 : len(prompt_ids) + len(completion_ids) - 1])
+        same += int((got.argmax(-1) == hf_logits.argmax(-1)).sum())
+        total += len(completion_ids)
+        worst = max(worst, float(np.abs(got - hf_logits).max()))
+    llm.close()
+    return same, total, worst
+
+
 def pct(value: float | None) -> str:
     """A rate as a percentage with one decimal (n/a when undefined)."""
     return "n/a" if value is None else f"{100 * value:.1f}%"
@@ -107,13 +142,17 @@ def main() -> None:
         export_seconds[kind] = time.perf_counter() - start
 
     model, tokenizer = load_model_and_tokenizer(str(model_dir))
-    rows = [score("HF fp32", HFRollout(model.eval(), tokenizer, batch_size=16), examples, settings, args.max_tokens)]
+    hf_engine = HFRollout(model.eval(), tokenizer, batch_size=16)
+    rows = [score("HF fp32", hf_engine, examples, settings, args.max_tokens)]
     sizes = {"HF fp32": megabytes(model_dir)}
+    reference = hf_reference(model, hf_engine, examples, args.max_tokens)
+    forced = {"HF fp32": (sum(len(r[1]) for r in reference), sum(len(r[1]) for r in reference), 0.0)}
     for kind in GGUF_TYPES:
         engine = LlamaCppRollout(files[kind], n_threads=args.threads)
         rows.append(score(f"GGUF {kind.upper()}", engine, examples, settings, args.max_tokens))
         sizes[f"GGUF {kind.upper()}"] = megabytes(files[kind])
         engine.close()
+        forced[f"GGUF {kind.upper()}"] = teacher_forced(files[kind], reference, args.threads)
 
     with start_llamacpp_server(files["f16"], threads=args.threads, log_dir=work) as server:
         endpoint = engine_for_model(server.base_url, endpoint_model=server.model, tokenizer=str(model_dir),
@@ -133,11 +172,16 @@ def main() -> None:
         f"max {args.max_tokens} new tokens. `lfm2_recommended` = temperature 0.1, top-k 50, repetition penalty 1.05 "
         "(seed 0; llama.cpp's random stream differs from torch's, so sampled texts are not comparable token by "
         "token); `greedy` = temperature 0. GGUF files written by `rlkit export gguf`, run in-process by "
-        f"llama-cpp-python with {args.threads} thread(s), prompts rendered by rlkit.",
+        f"llama-cpp-python with {args.threads} thread(s), prompts rendered by rlkit. Teacher-forced columns: "
+        "every position of HF's greedy completions, llama.cpp's logits vs HF's (F32 KV cache) — more sensitive "
+        "than whole texts, since one flipped token changes a text only if it is the first. The Q4_0 file keeps "
+        "`token_embd` (tied with the output layer) in Q8_0: llama.cpp wants Q6_K there, which needs widths "
+        "divisible by 256 (this model's are 128).",
         "",
         "| format | file MB | size vs HF | equivalence (lfm2_rec.) | loop rate (lfm2_rec.) | equivalence (greedy) "
-        "| loop rate (greedy) | parse errors (greedy) | greedy text = HF's | greedy verdict = HF's | eval s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| loop rate (greedy) | parse errors (greedy) | greedy text = HF's | greedy verdict = HF's "
+        "| teacher-forced top-1 = HF's | max abs logit diff | eval s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         rec, greedy = row["settings"]["lfm2_recommended"], row["settings"]["greedy"]
@@ -146,7 +190,7 @@ def main() -> None:
             f"| {row['name']} | {sizes[row['name']]:.2f} | {sizes[row['name']] / sizes['HF fp32']:.2f} "
             f"| {pct(rec['equivalence'])} | {pct(rec['loop_rate'])} | {pct(greedy['equivalence'])} "
             f"| {pct(greedy['loop_rate'])} | {pct(greedy['parse_error_rate'])} | {same_text}/{n} | {same_verdict}/{n} "
-            f"| {row['seconds']:.0f} |"
+            f"| {forced[row['name']][0]}/{forced[row['name']][1]} | {forced[row['name']][2]:.3g} | {row['seconds']:.0f} |"
         )
     same_text, same_verdict, n = agreement(greedy_records(served), f16_greedy)
     served_greedy = served["settings"]["greedy"]
