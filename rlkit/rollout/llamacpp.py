@@ -9,8 +9,8 @@ rendered with transformers' Jinja renderer.
 Sampling follows `SamplingParams`: temperature 0 is greedy; otherwise top-k (0 = off), top-p,
 temperature; llama.cpp's extra filters (min-p, typical-p) are switched off so only the requested
 ones act. The repetition penalty is HF's (`hf_repetition_penalty`, over prompt and reply tokens),
-applied as a llama.cpp logits processor: llama.cpp's own penalty counts only the generated tokens,
-so it would penalize a different set. What still differs from HF is the random number stream, so
+applied as a llama.cpp logits processor: llama-cpp-python's own penalty sampler sees only the tokens
+it generated (the last 64), not the prompt, so it would penalize a different set. What still differs from HF is the random number stream, so
 sampled (not greedy) texts differ from HF's even where the distributions agree.
 
 Generation stops at `<|im_end|>` (or the GGUF's end-of-generation tokens) or `max_tokens`; the text
@@ -123,6 +123,8 @@ class LlamaCppRollout:
         )
         self.stop_ids = self._stop_ids()
         self.stats = RolloutStats()
+        # Unseeded calls draw fresh seeds (llama.cpp reuses its last seed, which would repeat samples).
+        self._seeds = np.random.default_rng()
 
     def _token_text(self, token_id: int) -> str:
         return self.llm.detokenize([token_id], special=True).decode("utf-8") if token_id >= 0 else ""
@@ -159,7 +161,10 @@ class LlamaCppRollout:
                 continue
             group = []
             for sample in range(params.n):
-                seed = None if params.seed is None else params.seed + index * params.n + sample
+                if params.seed is None:
+                    seed = int(self._seeds.integers(0, 2**31 - 1))
+                else:
+                    seed = params.seed + index * params.n + sample
                 group.append(self._generate_one(ids, params, seed))
             results.append(group)
         self.stats.record("llama.cpp", results, time.perf_counter() - start)

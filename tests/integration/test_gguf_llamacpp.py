@@ -81,6 +81,16 @@ def test_repetition_penalty_is_hfs(gguf_files, hf_engine):
     assert [g[0].token_ids for g in got] == [g[0].token_ids for g in expected]
 
 
+def test_sampling_seeds(gguf_files):
+    engine = llamacpp_engine(gguf_files["f32"])
+    params = SamplingParams(temperature=1.5, max_tokens=12, n=4, seed=3)
+    first = [c.token_ids for c in engine.generate(PROMPTS[:1], params)[0]]
+    assert first == [c.token_ids for c in engine.generate(PROMPTS[:1], params)[0]]  # seeded: reproducible
+    assert len({tuple(ids) for ids in first}) > 1  # the n samples differ from each other
+    unseeded = SamplingParams(temperature=1.5, max_tokens=12, n=4)
+    assert len({tuple(c.token_ids) for c in engine.generate(PROMPTS[:1], unseeded)[0]}) > 1
+
+
 def test_tokenization_and_template_parity(gguf_files, hf_engine):
     from rlkit.chat import render_prompt
     from rlkit.rollout.llamacpp import GGUFTemplate
