@@ -53,6 +53,7 @@ class EvalConfig:
     tokenizer: str = ""  # endpoints: model name/path whose tokenizer counts the returned text's tokens
     api_key_env: str = "OPENAI_API_KEY"  # endpoints: environment variable holding the API key
     restore_call_markers: bool = True  # endpoints: re-insert the tool-call markers servers strip
+    render_chat_locally: bool = False  # endpoints: render prompts here, send text to /completions (llama.cpp server)
     tool_style: ToolStyle = "compact"  # must match how the model was trained
     output: str = "runs/eval"
     split: str = "test"  # env split
@@ -90,7 +91,8 @@ def main(config: EvalConfig):
     log.info("%d examples and %d episodes from %s", len(data.examples), len(data.episodes), data.source)
     engine = engine_for_model(config.model, backend=config.backend, endpoint_model=config.endpoint_model,
                               tool_style=config.tool_style, batch_size=config.batch_size, tokenizer=config.tokenizer,
-                              restore_call_markers=config.restore_call_markers, api_key_env=config.api_key_env)
+                              restore_call_markers=config.restore_call_markers, api_key_env=config.api_key_env,
+                              render_chat_locally=config.render_chat_locally)
     result = evaluate(
         engine, data.examples, config.settings, max_tokens=config.max_tokens, seed=config.seed,
         episodes=data.episodes, env_factory=data.env_factory, max_steps_per_turn=config.max_steps_per_turn,
