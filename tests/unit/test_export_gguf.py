@@ -172,3 +172,12 @@ def test_written_file_reads_back(tiny_model_dir, tmp_path, out_type, matrix_type
     assert tuple(tensors["blk.2.attn_k.weight"].shape) == (128, 64)  # ggml order: (in, out)
     assert tuple(tensors["blk.0.shortconv.conv.weight"].shape) == (3, 128)
     assert tensors["token_embd_norm.weight"].tensor_type.name == "F32"
+
+
+@pytest.mark.parametrize("module_name", ["rlkit.export.gguf_lfm2", "rlkit.rollout.llamacpp"])
+def test_doctests(module_name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module_name))
+    assert result.attempted > 0 and result.failed == 0
