@@ -149,7 +149,8 @@ def run_rounds(start: Path, out_dir: Path, args, rounds: int) -> Path:
         f"model={start}", f"output_dir={out_dir / 'dpo'}", f"rounds={rounds}", "jury.llm_judges=[]",
         f"data.num_rows={args.dpo_prompts}", "data.seed=100", f"data.kind={args.dpo_kind}", f"sampling.k={args.k}",
         f"sampling.max_tokens={args.max_tokens}", f"train.steps_per_round={args.dpo_steps}",
-        f"train.learning_rate={args.dpo_lr}", f"train.beta={args.beta}", "train.batch_size=8",
+        f"train.learning_rate={args.dpo_lr}", f"train.beta={args.beta}", f"train.sft_weight={args.sft_weight}",
+        "train.batch_size=8",
         f"train.num_threads={args.threads}",
     ])
     recipe.main(config)
@@ -223,7 +224,8 @@ def write_report(path: Path, args, info: dict, evals: dict[str, dict], throughpu
         f"DPO: {args.rounds} semi-online rounds of `recipes/dpo_antiloop.py`, {args.dpo_prompts} new train prompts "
         f"(kind `{args.dpo_kind}`) per round, "
         f"K={args.k} sampled (T=1.0) + 1 greedy, rule-judge jury, {args.dpo_steps} steps/round, batch 8, "
-        f"lr {args.dpo_lr}, β {args.beta}, loss `sigmoid_norm`.",
+        f"lr {args.dpo_lr}, β {args.beta}, loss `sigmoid_norm`"
+        + (f" + {args.sft_weight} × chosen NLL." if args.sft_weight else "."),
         "",
     ]
     for setting in ("lfm2_recommended", "temperature_1.0"):
@@ -284,6 +286,7 @@ def main() -> None:
     parser.add_argument("--dpo-steps", type=int, default=40)
     parser.add_argument("--dpo-lr", type=float, default=2e-4)
     parser.add_argument("--beta", type=float, default=5.0)
+    parser.add_argument("--sft-weight", type=float, default=0.0, help="weight of the chosen-NLL term in the DPO loss (RPO)")
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--throughput-tasks", type=int, default=24)
     parser.add_argument("--concurrency", type=int, default=4)

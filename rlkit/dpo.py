@@ -5,6 +5,10 @@ The loss is TRL's `sigmoid_norm` (Tulu 3's `dpo_norm`):
 where |y| counts completion tokens. Normalizing by length matters here: rejected doom loops are
 long, and plain DPO would mostly learn "shorter is better" from their summed log-ratios.
 
+`sft_weight > 0` adds TRL's `sft` loss (the chosen completions' token-mean NLL) with that weight, as
+in RPO (Pang et al., 2024): preference losses can lower the chosen answers' likelihood along with
+the rejected ones', and on tool calls that costs accuracy; the NLL term anchors the chosen calls.
+
 The reference model is the policy at the start of the round (TRL reloads it from the policy's
 folder when none is given), which is what semi-online DPO wants.
 """
@@ -30,6 +34,7 @@ class DPOSettings:
     grad_accum: int = 1
     learning_rate: float = 5e-5
     beta: float = 5.0  # Tulu 3's value for the length-normalized loss
+    sft_weight: float = 0.0  # weight of the chosen-NLL term (0 = pure sigmoid_norm)
     max_length: int = 1024
     warmup_steps: int = 0
     logging_steps: int = 5
@@ -39,10 +44,11 @@ class DPOSettings:
 
 
 def dpo_config(settings: DPOSettings, output_dir: str, run_name: str = "dpo") -> DPOConfig:
-    """TRL's DPOConfig for one round: length-normalized sigmoid loss, fixed step count, no checkpoints."""
+    """TRL's DPOConfig for one round: length-normalized sigmoid loss (+ chosen NLL), fixed steps, no checkpoints."""
     return DPOConfig(
         output_dir=output_dir,
-        loss_type=["sigmoid_norm"],
+        loss_type=["sigmoid_norm", "sft"] if settings.sft_weight > 0 else ["sigmoid_norm"],
+        loss_weights=[1.0, settings.sft_weight] if settings.sft_weight > 0 else None,
         beta=settings.beta,
         max_steps=settings.steps_per_round,
         per_device_train_batch_size=settings.batch_size,

@@ -86,3 +86,23 @@ def test_sigmoid_norm_loss_matches_hand_computation(models, tmp_path):
             _completion_logp(policy, prompt, rejected) - _completion_logp(ref, prompt, rejected))
         unnormalized.append(-math.log(1.0 / (1.0 + math.exp(-BETA * delta))))
     assert abs(sum(unnormalized) / 2 - loss.item()) > 1e-3
+
+
+def test_sft_weight_adds_the_chosen_token_mean_nll(models, tmp_path):
+    policy, ref, tokenizer = models
+    pairs = Dataset.from_dict({"prompt": ["p"], "chosen": ["c"], "rejected": ["r"]})
+    settings = DPOSettings(beta=BETA, report_to="none", sft_weight=0.5)
+    assert dpo_config(settings, str(tmp_path)).loss_type == ["sigmoid_norm", "sft"]
+    trainer = make_dpo_trainer(policy, tokenizer, pairs, settings, str(tmp_path), ref_model=ref)
+    trainer.model.eval()
+    with torch.no_grad():
+        loss = trainer.compute_loss(trainer.model, _batch(tokenizer.pad_token_id))
+    loss = loss[0] if isinstance(loss, tuple) else loss
+
+    preference = []
+    for prompt, chosen, rejected in EXAMPLES:
+        delta = (_completion_logp(policy, prompt, chosen) - _completion_logp(ref, prompt, chosen)) / len(chosen) - (
+            _completion_logp(policy, prompt, rejected) - _completion_logp(ref, prompt, rejected)) / len(rejected)
+        preference.append(-math.log(1.0 / (1.0 + math.exp(-BETA * delta))))
+    chosen_nll = -sum(_completion_logp(policy, p, c) for p, c, _ in EXAMPLES) / sum(len(c) for _, c, _ in EXAMPLES)
+    assert loss.item() == pytest.approx(sum(preference) / len(preference) + 0.5 * chosen_nll, abs=1e-5)
