@@ -304,6 +304,7 @@ def main() -> None:
     os.environ.setdefault("WANDB_MODE", "offline")
     started = time.perf_counter()
     out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
     base = args.base or _default_base()
     if args.start:
         start_model, info = Path(args.start), {"base": args.start, "given": True}
