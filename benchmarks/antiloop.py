@@ -150,6 +150,7 @@ def run_rounds(start: Path, out_dir: Path, args, rounds: int) -> Path:
         f"data.num_rows={args.dpo_prompts}", "data.seed=100", f"data.kind={args.dpo_kind}", f"sampling.k={args.k}",
         f"sampling.max_tokens={args.max_tokens}", f"train.steps_per_round={args.dpo_steps}",
         f"train.learning_rate={args.dpo_lr}", f"train.beta={args.beta}", f"train.sft_weight={args.sft_weight}",
+        f"sampling.min_chosen_score={args.min_chosen_score}",
         "train.batch_size=8",
         f"train.num_threads={args.threads}",
     ])
@@ -225,7 +226,8 @@ def write_report(path: Path, args, info: dict, evals: dict[str, dict], throughpu
         f"(kind `{args.dpo_kind}`) per round, "
         f"K={args.k} sampled (T=1.0) + 1 greedy, rule-judge jury, {args.dpo_steps} steps/round, batch 8, "
         f"lr {args.dpo_lr}, β {args.beta}, loss `sigmoid_norm`"
-        + (f" + {args.sft_weight} × chosen NLL." if args.sft_weight else "."),
+        + (f" + {args.sft_weight} × chosen NLL" if args.sft_weight else "")
+        + f"; pairs only where the jury's best scores ≥ {args.min_chosen_score}.",
         "",
     ]
     for setting in ("lfm2_recommended", "temperature_1.0"):
@@ -286,7 +288,8 @@ def main() -> None:
     parser.add_argument("--dpo-steps", type=int, default=40)
     parser.add_argument("--dpo-lr", type=float, default=2e-4)
     parser.add_argument("--beta", type=float, default=5.0)
-    parser.add_argument("--sft-weight", type=float, default=0.0, help="weight of the chosen-NLL term in the DPO loss (RPO)")
+    parser.add_argument("--sft-weight", type=float, default=1.0, help="weight of the chosen-NLL term in the DPO loss (RPO)")
+    parser.add_argument("--min-chosen-score", type=float, default=1.0, help="skip prompts whose best candidate scores lower")
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--throughput-tasks", type=int, default=24)
     parser.add_argument("--concurrency", type=int, default=4)

@@ -7,8 +7,10 @@ For each prompt row (`messages`, `tools`, optionally `answer`/`facts`):
    "finished" meaning it ended with the end-of-turn token);
 3. the jury ranks all K+1 (loops are vetoed: they always rank last);
 4. chosen = best, rejected = worst. Prompts without a clear winner (all equal, all vetoed, no
-   quorum) or whose best and worst texts are identical are skipped and counted, never dropped
-   silently: every prompt appears in the audit records with its status.
+   quorum), whose best and worst texts are identical, or whose best scores below
+   `min_chosen_score` are skipped and counted, never dropped silently: every prompt appears in the
+   audit records with its status. (A weak policy's best of K+1 is often still a wrong call;
+   training towards it costs accuracy, so `min_chosen_score: 1.0` keeps only flawless winners.)
 
 Pair rows have TRL's `prompt`/`chosen`/`rejected` as plain text (the prompt rendered with the LFM2
 template and the tool list exactly as rollouts see it, so training and sampling contexts match;
@@ -38,7 +40,7 @@ END_OF_TURN = "<|im_end|>"
 
 @dataclass
 class PairSettings:
-    """How candidates are sampled: K at `temperature` (+ top-k/top-p/repetition penalty) and 1 greedy."""
+    """How candidates are sampled (K at `temperature` + 1 greedy) and how good the chosen one must be."""
 
     k: int = 4
     temperature: float = 1.0
@@ -47,6 +49,7 @@ class PairSettings:
     repetition_penalty: float = 1.0
     max_tokens: int = 128
     seed: int = 0
+    min_chosen_score: float = 0.0  # the jury's aggregate score in [0, 1]; below it the prompt is skipped
 
 
 @dataclass
@@ -153,6 +156,8 @@ def build_pairs(
         status = verdict.status
         if status == "ok" and group[verdict.best][1].text == group[verdict.worst][1].text:
             status = "identical_best_and_worst"
+        elif status == "ok" and verdict.scores[verdict.best] < settings.min_chosen_score:
+            status = "chosen_below_min_score"
         record = audit_record(task, group, flags, verdict, status)
         audit.append(record)
         if status != "ok":

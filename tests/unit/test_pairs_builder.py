@@ -90,3 +90,19 @@ def test_no_pairs_gives_an_empty_dataset_with_trl_columns(tokenizer):
     build = build_pairs([_row("same")], engine, Jury(default_rule_judges()), tokenizer, PairSettings(k=2))
     assert len(build.pairs) == 0
     assert {"prompt", "chosen", "rejected"} <= set(build.pairs.column_names)
+
+
+def test_min_chosen_score_skips_prompts_whose_best_is_still_wrong(tokenizer):
+    # Best of "only wrong calls" is a valid-but-wrong call, beating a loop: a pair by default,
+    # skipped (and counted) when the winner must be flawless.
+    engine = ReplayEngine({
+        "only wrong": ([ok(WRONG), loop()], ok(WRONG)),
+        "one right": ([ok(RIGHT), ok(WRONG)], ok(WRONG)),
+    })
+    rows = [_row("only wrong"), _row("one right")]
+    lenient = build_pairs(rows, engine, Jury(default_rule_judges()), tokenizer, PairSettings(k=2))
+    strict = build_pairs(rows, engine, Jury(default_rule_judges()), tokenizer, PairSettings(k=2, min_chosen_score=1.0))
+    assert lenient.report.pairs == 2
+    assert strict.report.pairs == 1 and strict.report.skipped == {"chosen_below_min_score": 1}
+    assert strict.pairs["task_id"] == ["one right"]
+    assert [a["status"] for a in strict.audit] == ["chosen_below_min_score", "ok"]
