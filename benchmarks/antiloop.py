@@ -5,7 +5,7 @@ benchmarks/results/antiloop.md.
 
 1. Starting policy. A briefly trained tiny model hardly loops (notes/tiny-model-learning.md), so
    the benchmark makes a loop-prone one in a controlled way: it continues SFT from the base model
-   on env tasks (calls and free-text replies) where a known share (`--loop-share`, default 40%) of
+   on env tasks (calls and free-text replies) where a known share (`--loop-share`, default 80%) of
    the reference replies degenerate into repetition: the reply, then its first sentence repeated
    `--repeats` times with no end-of-turn before the token limit can be reached — the habit real
    small models show. `loop_prone_rows` is that transform; the share and seed are in the report.
@@ -279,14 +279,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=120, help="held-out episodes (≈4-5 steps each: ≥500 prompts)")
     parser.add_argument("--max-tokens", type=int, default=96)
-    parser.add_argument("--sft-rows", type=int, default=2000)
-    parser.add_argument("--sft-steps", type=int, default=400)
-    parser.add_argument("--sft-lr", type=float, default=2e-3)
-    parser.add_argument("--loop-share", type=float, default=0.4)
+    parser.add_argument("--sft-rows", type=int, default=2400)
+    parser.add_argument("--sft-steps", type=int, default=300)
+    parser.add_argument("--sft-lr", type=float, default=1e-3)
+    parser.add_argument("--loop-share", type=float, default=0.8)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--dpo-prompts", type=int, default=96)
-    parser.add_argument("--dpo-steps", type=int, default=40)
-    parser.add_argument("--dpo-lr", type=float, default=2e-4)
+    parser.add_argument("--dpo-prompts", type=int, default=128)
+    parser.add_argument("--dpo-steps", type=int, default=30)
+    parser.add_argument("--dpo-lr", type=float, default=1e-4)
     parser.add_argument("--beta", type=float, default=5.0)
     parser.add_argument("--sft-weight", type=float, default=1.0, help="weight of the chosen-NLL term in the DPO loss (RPO)")
     parser.add_argument("--min-chosen-score", type=float, default=1.0, help="skip prompts whose best candidate scores lower")
