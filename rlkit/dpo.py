@@ -8,6 +8,8 @@ long, and plain DPO would mostly learn "shorter is better" from their summed log
 `sft_weight > 0` adds TRL's `sft` loss (the chosen completions' token-mean NLL) with that weight, as
 in RPO (Pang et al., 2024): preference losses can lower the chosen answers' likelihood along with
 the rejected ones', and on tool calls that costs accuracy; the NLL term anchors the chosen calls.
+TRL averages that term over the tokens of each process's batch, so under data parallelism the
+processes' token means are averaged (equal weight per process, not per token).
 
 The reference model is the policy at the start of the round (TRL reloads it from the policy's
 folder when none is given), which is what semi-online DPO wants.

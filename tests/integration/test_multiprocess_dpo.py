@@ -5,6 +5,9 @@ samples and judges (the others load its saved pairs), so the log has one "round 
 audit one record per prompt, and both runs train on identical pairs. DPO steps then match the
 single-process run within the tolerance stated in test_multiprocess_sft.py (same reasoning: same
 data, same global batch, gradients averaged across processes; only summation order differs).
+The chosen-NLL term is off here: TRL takes its token mean per process, so with two processes it
+weights each process's tokens equally rather than each token, a real (small) difference from one
+process that this comparison would flag.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ def _dpo_args(model_dir, out, per_device_batch: int) -> list[str]:
         f"model={model_dir}", "rounds=1", f"data.num_rows={PROMPTS}", "sampling.k=2", "sampling.max_tokens=24",
         "jury.llm_judges=[]", f"jury.cache_dir={out}/judge-cache", "train.steps_per_round=3",
         f"train.batch_size={per_device_batch}", "train.learning_rate=1e-3", "train.logging_steps=1",
-        "train.num_threads=1", "rollout_batch_size=16", f"output_dir={out}",
+        "train.num_threads=1", "train.sft_weight=0", "rollout_batch_size=16", f"output_dir={out}",
     ]
 
 
