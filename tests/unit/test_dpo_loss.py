@@ -59,33 +59,38 @@ def test_dpo_config_uses_length_normalized_sigmoid(tmp_path):
     assert args.loss_type == ["sigmoid_norm"] and args.beta == 3.0 and args.max_steps == 7
 
 
+def _hand_loss(policy, ref, normalized: bool = True) -> float:
+    """Mean over EXAMPLES of -log σ(β·Δ), Δ = chosen minus rejected log-ratio (per token if normalized)."""
+    losses = []
+    for prompt, chosen, rejected in EXAMPLES:
+        chosen_ratio = _completion_logp(policy, prompt, chosen) - _completion_logp(ref, prompt, chosen)
+        rejected_ratio = _completion_logp(policy, prompt, rejected) - _completion_logp(ref, prompt, rejected)
+        if normalized:
+            chosen_ratio, rejected_ratio = chosen_ratio / len(chosen), rejected_ratio / len(rejected)
+        losses.append(-math.log(1.0 / (1.0 + math.exp(-BETA * (chosen_ratio - rejected_ratio)))))
+    return sum(losses) / len(losses)
+
+
+def _trainer_loss(trainer, tokenizer) -> float:
+    """TRL's loss on the hand-built batch, in eval mode."""
+    trainer.model.eval()
+    with torch.no_grad():
+        loss = trainer.compute_loss(trainer.model, _batch(tokenizer.pad_token_id))
+    return (loss[0] if isinstance(loss, tuple) else loss).item()
+
+
 def test_sigmoid_norm_loss_matches_hand_computation(models, tmp_path):
     policy, ref, tokenizer = models
     pairs = Dataset.from_dict({"prompt": ["<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"],
                                "chosen": ["ok<|im_end|>"], "rejected": ["no no no<|im_end|>"], "task_id": ["t"]})
     trainer = make_dpo_trainer(policy, tokenizer, pairs, DPOSettings(beta=BETA, report_to="none"), str(tmp_path), ref_model=ref)
     assert "task_id" not in trainer.train_dataset.column_names  # audit columns never reach TRL
-    trainer.model.eval()
-    with torch.no_grad():
-        loss = trainer.compute_loss(trainer.model, _batch(tokenizer.pad_token_id))
-    loss = loss[0] if isinstance(loss, tuple) else loss
-
-    expected = []
-    for prompt, chosen, rejected in EXAMPLES:
-        chosen_ratio = _completion_logp(policy, prompt, chosen) - _completion_logp(ref, prompt, chosen)
-        rejected_ratio = _completion_logp(policy, prompt, rejected) - _completion_logp(ref, prompt, rejected)
-        delta = chosen_ratio / len(chosen) - rejected_ratio / len(rejected)
-        expected.append(-math.log(1.0 / (1.0 + math.exp(-BETA * delta))))
-    hand = sum(expected) / len(expected)
+    loss = _trainer_loss(trainer, tokenizer)
+    hand = _hand_loss(policy, ref)
     assert abs(hand - math.log(2)) > 1e-4  # the policy really differs from the reference
-    assert loss.item() == pytest.approx(hand, abs=1e-5)
+    assert loss == pytest.approx(hand, abs=1e-5)
     # Plain (unnormalized) DPO would give a different value: the normalization is really applied.
-    unnormalized = []
-    for prompt, chosen, rejected in EXAMPLES:
-        delta = (_completion_logp(policy, prompt, chosen) - _completion_logp(ref, prompt, chosen)) - (
-            _completion_logp(policy, prompt, rejected) - _completion_logp(ref, prompt, rejected))
-        unnormalized.append(-math.log(1.0 / (1.0 + math.exp(-BETA * delta))))
-    assert abs(sum(unnormalized) / 2 - loss.item()) > 1e-3
+    assert abs(_hand_loss(policy, ref, normalized=False) - loss) > 1e-3
 
 
 def test_sft_weight_adds_the_chosen_token_mean_nll(models, tmp_path):
@@ -94,15 +99,5 @@ def test_sft_weight_adds_the_chosen_token_mean_nll(models, tmp_path):
     settings = DPOSettings(beta=BETA, report_to="none", sft_weight=0.5)
     assert dpo_config(settings, str(tmp_path)).loss_type == ["sigmoid_norm", "sft"]
     trainer = make_dpo_trainer(policy, tokenizer, pairs, settings, str(tmp_path), ref_model=ref)
-    trainer.model.eval()
-    with torch.no_grad():
-        loss = trainer.compute_loss(trainer.model, _batch(tokenizer.pad_token_id))
-    loss = loss[0] if isinstance(loss, tuple) else loss
-
-    preference = []
-    for prompt, chosen, rejected in EXAMPLES:
-        delta = (_completion_logp(policy, prompt, chosen) - _completion_logp(ref, prompt, chosen)) / len(chosen) - (
-            _completion_logp(policy, prompt, rejected) - _completion_logp(ref, prompt, rejected)) / len(rejected)
-        preference.append(-math.log(1.0 / (1.0 + math.exp(-BETA * delta))))
     chosen_nll = -sum(_completion_logp(policy, p, c) for p, c, _ in EXAMPLES) / sum(len(c) for _, c, _ in EXAMPLES)
-    assert loss.item() == pytest.approx(sum(preference) / len(preference) + 0.5 * chosen_nll, abs=1e-5)
+    assert _trainer_loss(trainer, tokenizer) == pytest.approx(_hand_loss(policy, ref) + 0.5 * chosen_nll, abs=1e-5)
