@@ -28,8 +28,7 @@ class DirectLossSFTTrainer(SFTTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs["labels"]
-        model_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "assistant_masks", "completion_mask")}
-        logits = model(**model_inputs, use_cache=False).logits
+        logits = model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False).logits
         targets = labels[:, 1:]
         trained = targets != -100
         picked_logits = logits[:, :-1][trained].float()
