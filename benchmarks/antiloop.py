@@ -78,9 +78,9 @@ def train_loop_prone_policy(base: str, out_dir: Path, args) -> tuple[Path, dict]
     """Continue SFT of `base` on loop-prone data; cached in out_dir/start."""
     from trl import SFTConfig, SFTTrainer
 
-    from envs.registry import make_dataset
-    from rlkit.sft_data import build_sft_dataset
-    from rlkit.sft_trainer import DirectLossSFTTrainer, use_direct_loss
+    from rlkit.envs.registry import make_dataset
+    from rlkit.sft.data import build_sft_dataset
+    from rlkit.sft.trainer import DirectLossSFTTrainer, use_direct_loss
 
     target = out_dir / "start"
     info_path = target / "loop_prone.json"
@@ -165,7 +165,7 @@ def jury_throughput(model_dir: str, data, n_tasks: int, concurrency: int) -> dic
 
     from rlkit.jury import Candidate, JudgeTask, Jury, LLMJudge, default_rule_judges
     from rlkit.jury.prompts import DEFAULT_RUBRIC, pointwise_messages, render_conversation
-    from rlkit.serve import start_server
+    from rlkit.rollout.serve import start_server
 
     examples = data.examples[:n_tasks]
     tasks = [JudgeTask(ex.messages, [Candidate("Sure, done."), Candidate("ok")], ex.tools, ex.answer, task_id=ex.example_id)

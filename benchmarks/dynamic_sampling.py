@@ -2,7 +2,7 @@
 
 Does dynamic sampling help? GRPO from the same starting policy, same data, seeds and number of
 optimizer steps, with `dynamic_sampling.enabled` false and true; then held-out tool-call
-equivalence (rlkit.stage_eval, as in the pipeline table), the share of zero-signal groups TRL saw,
+equivalence (rlkit.pipeline.eval, as in the pipeline table), the share of zero-signal groups TRL saw,
 and the CPU time each run took (dynamic sampling generates more per step). Writes
 benchmarks/results/dynamic_sampling.md.
 """
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from rlkit.config import load_config
-from rlkit.stage_eval import PipelineEval, evaluate_model
+from rlkit.pipeline.eval import PipelineEval, evaluate_model
 from rlkit.stages import default_config_path, load_recipe
 
 RESULTS = Path(__file__).parent / "results" / "dynamic_sampling.md"

@@ -22,9 +22,9 @@ import torch
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
-from envs.registry import make_dataset
+from rlkit.envs.registry import make_dataset
 from rlkit.chat import render_prompt
-from rlkit.grpo import ToolCallGRPOTrainer
+from rlkit.grpo.trainer import ToolCallGRPOTrainer
 from rlkit.model import end_of_turn_id, ensure_tiny_lfm2, load_model_and_tokenizer
 from rlkit.rewards import NgramRepetitionPenalty, format_reward, tool_call_reward
 

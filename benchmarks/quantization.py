@@ -126,7 +126,7 @@ def main() -> None:
     from rlkit.model import load_model_and_tokenizer
     from rlkit.rollout.hf import HFRollout
     from rlkit.rollout.llamacpp import LlamaCppRollout
-    from rlkit.serve import start_llamacpp_server
+    from rlkit.rollout.serve import start_llamacpp_server
 
     model_dir, work = Path(args.model), Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

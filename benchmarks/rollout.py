@@ -34,7 +34,7 @@ ALL_BACKENDS = ("hf", "vllm_eager", "vllm_compiled", "vllm_server")
 
 def load_prompts(n: int, seed: int) -> list[ChatPrompt]:
     """`n` chat prompts from the smart-home env (messages + tool schemas)."""
-    from envs.registry import make_dataset
+    from rlkit.envs.registry import make_dataset
 
     rows = make_dataset("smart_home", "train", n, seed, kind="next_call")
     return [ChatPrompt(row["messages"], row["tools"]) for row in rows]
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 engine = VLLMRollout(model_dir, tokenizer, enforce_eager=backend == "vllm_eager", max_model_len=1024)
             elif backend == "vllm_server":
                 from rlkit.rollout.vllm_server import VLLMServerRollout
-                from rlkit.serve import start_vllm_server
+                from rlkit.rollout.serve import start_vllm_server
 
                 server = start_vllm_server(model_dir, max_model_len=1024, log_dir=tmp)
                 engine = VLLMServerRollout(server.base_url, server.model, tokenizer, max_concurrency=args.prompts)

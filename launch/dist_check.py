@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from accelerate import PartialState
 
-from rlkit.distributed import close_processes
+from rlkit.train.distributed import close_processes
 
 
 def main() -> dict:

@@ -36,6 +36,7 @@ if str(REPO) not in sys.path:  # `python launch/sweep.py` puts launch/, not the 
     sys.path.insert(0, str(REPO))
 
 from launch.sweep_spec import SweepSpec, expand_trials, format_override, load_sweep, wandb_sweep_config  # noqa: E402
+from rlkit.config import flatten_dotted  # noqa: E402
 
 log = logging.getLogger("launch.sweep")
 
@@ -181,7 +182,7 @@ def collect_metrics(output_dir: Path) -> dict[str, float]:
     (log_history.json, else the newest trainer_state.json)."""
     explicit = output_dir / "metrics.json"
     if explicit.is_file():
-        return _numbers(_flatten(json.loads(explicit.read_text())))
+        return _numbers(flatten_dotted(json.loads(explicit.read_text())))
     history_path = output_dir / "log_history.json"
     if history_path.is_file():
         history = json.loads(history_path.read_text())
@@ -206,7 +207,7 @@ def results_table(spec: SweepSpec) -> list[dict[str, Any]]:
         record = json.loads(record_path.read_text())
         out = Path(record["output_dir"])
         config_path = out / "config.yaml"
-        resolved = _flatten(yaml.safe_load(config_path.read_text())) if config_path.is_file() else {}
+        resolved = flatten_dotted(yaml.safe_load(config_path.read_text())) if config_path.is_file() else {}
         rows.append({"trial": record["index"], "status": record["status"], "overrides": record["overrides"],
                      "metrics": collect_metrics(out), "config": resolved, "output_dir": str(out), "job_id": record["job_id"]})
     if spec.metric:
@@ -238,15 +239,6 @@ def _markdown(spec: SweepSpec, rows: list[dict[str, Any]]) -> str:
 
 def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(data, dict):
-        return {prefix.rstrip("."): data} if prefix else {}
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        out.update(_flatten(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
-    return out
 
 
 def run_wandb_trial(spec_path: str, overrides: list[str]) -> int:

@@ -12,7 +12,7 @@ pairs chosen by a jury from the policy's own rollouts.
    a. prompts: `data.num_rows` env tasks (calls and free-text replies), new ones each round;
    b. pairs: K sampled + 1 greedy rollout per prompt from the current policy, ranked by the jury;
       chosen = best, rejected = worst, doom loops always lose, prompts without a clear winner
-      skipped and counted (rlkit.pairs). Saved with the full audit trail in round_<r>/pairs;
+      skipped and counted (rlkit.dpo.pairs). Saved with the full audit trail in round_<r>/pairs;
    c. train `train.steps_per_round` steps of TRL DPO with `loss_type="sigmoid_norm"`, reference =
       the policy at the start of the round; save round_<r>/model.
 4. The last round's model is written to `<output_dir>/model`.
@@ -39,13 +39,13 @@ from datasets import load_from_disk
 
 from rlkit.chat import ToolStyle
 from rlkit.config import parse_cli, save_config
-from rlkit.distributed import close_processes, process_state
-from rlkit.dpo import DPOSettings, make_dpo_trainer
+from rlkit.train.distributed import close_processes, process_state
+from rlkit.dpo.trainer import DPOSettings, make_dpo_trainer
 from rlkit.jury import JudgeCache, Jury, LengthJudge, LLMJudge, default_rule_judges
-from rlkit.model import add_vllm_config_fields, cache_root, load_model_and_tokenizer, resolve_model_path
-from rlkit.pairs import PairSettings, build_pairs, empty_pairs
+from rlkit.model import add_vllm_config_fields, cache_root, load_model_and_tokenizer, require_stage_input, resolve_model_path
+from rlkit.dpo.pairs import PairSettings, build_pairs, empty_pairs
 from rlkit.rollout.hf import HFRollout
-from rlkit.task_source import TaskSource, load_task_rows
+from rlkit.data.sources import TaskSource, load_task_rows
 
 log = logging.getLogger("recipes.dpo_antiloop")
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "dpo_antiloop.yaml"
@@ -86,7 +86,7 @@ class JurySettings:
 class DPORecipeConfig:
     """Everything `recipes/dpo_antiloop.py` reads."""
 
-    model: str = ""  # empty = the SFT stage's default output (built if missing)
+    model: str = "runs/sft/model"  # the SFT recipe's default output
     tool_style: ToolStyle = "compact"
     output_dir: str = "runs/dpo_antiloop"
     rounds: int = 2
@@ -129,17 +129,6 @@ def build_jury(settings: JurySettings) -> Jury:
         quorum=quorum,
         max_workers=settings.max_workers,
     )
-
-
-def start_model(config: DPORecipeConfig) -> str:
-    """The model the first round starts from: `model`, else the SFT stage's default output."""
-    if config.model:
-        return config.model
-    from rlkit.stages import default_input_model
-
-    path = default_input_model("dpo")
-    log.info("no model given: starting from the SFT stage's default output %s", path)
-    return path
 
 
 def atomic_publish(tmp: Path, target: Path) -> None:
@@ -212,7 +201,7 @@ def main(config: DPORecipeConfig) -> Path:
     output_dir = Path(config.output_dir)
     if state.is_main_process:
         save_config(config, output_dir / "config.yaml")
-    policy = start_model(config)
+    policy = require_stage_input(config.model, made_by="python recipes/sft.py")
     jury = build_jury(config.jury) if state.is_main_process else None
 
     for r in range(config.rounds):

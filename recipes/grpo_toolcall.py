@@ -8,7 +8,7 @@ which adds rollout metrics and dynamic sampling) on env tasks, distil JSONL or B
 2. Tasks. `task: single_turn`: each row's conversation up to the next assistant call, rendered as
    text with rlkit.chat.render_prompt (tool list in the system turn in `tool_style`, exactly as SFT
    and eval render it); rewards compare the completion's calls with the row's reference `answer`.
-   `task: multi_turn`: the env adapter (envs/trl_adapter.py) runs the calls in the simulated env.
+   `task: multi_turn`: the env adapter (rlkit/envs/trl_adapter.py) runs the calls in the simulated env.
 3. Rewards (TRL contract, rlkit.rewards): tool-call correctness, n-gram repetition penalty,
    format; `rewards.*` are their weights (TRL's `reward_weights`).
 4. Rollouts: TRL's HF generate (`rollout.backend: hf`, the CPU default), or rlkit's vLLM engine
@@ -32,17 +32,16 @@ import torch
 from trl import GRPOConfig
 
 from rlkit.chat import ToolStyle, render_prompt
-from rlkit.checkpoint import ManifestCallback, resumable_trainer_checkpoint
+from rlkit.train.checkpoint import ManifestCallback, resumable_trainer_checkpoint
 from rlkit.config import parse_cli, save_config
-from rlkit.distributed import close_processes
-from rlkit.grpo import ToolCallGRPOTrainer
-from rlkit.grpo_rollout import EngineRolloutFunc
-from rlkit.lora import LoraSettings, peft_config, save_merged
-from rlkit.model import end_of_turn_id, load_model_and_tokenizer
+from rlkit.train.distributed import close_processes
+from rlkit.grpo.trainer import ToolCallGRPOTrainer
+from rlkit.grpo.rollout import EngineRolloutFunc
+from rlkit.train.lora import LoraSettings, peft_config, save_merged
+from rlkit.model import end_of_turn_id, load_model_and_tokenizer, require_stage_input
 from rlkit.rollout import SamplingParams, make_rollout_engine
 from rlkit.rewards import NgramRepetitionPenalty, format_reward, tool_call_reward
-from rlkit.stages import default_input_model
-from rlkit.task_source import TaskSource, load_task_rows
+from rlkit.data.sources import TaskSource, load_task_rows
 
 log = logging.getLogger("recipes.grpo_toolcall")
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "grpo_toolcall.yaml"
@@ -63,7 +62,7 @@ class RolloutSettings:
     """The `rollout:` section: backend and sampling of the GRPO groups."""
 
     # hf: TRL's own HF generate (default). vllm_colocate / vllm_server: rlkit's vLLM engines with
-    # verified weight sync (rlkit.grpo_rollout). rlkit_hf: the same engine path with HF generate
+    # verified weight sync (rlkit.grpo.rollout). rlkit_hf: the same engine path with HF generate
     # (tests the glue on machines without vLLM).
     backend: Literal["hf", "rlkit_hf", "vllm_colocate", "vllm_server"] = "hf"
     server_url: str = "http://127.0.0.1:8000/v1"  # vllm_server only
@@ -107,7 +106,7 @@ class GRPOTrainSettings:
 class GRPORecipeConfig:
     """Everything `recipes/grpo_toolcall.py` reads."""
 
-    model: str = ""  # empty: the default output of the previous stage (rlkit.stages)
+    model: str = "runs/dpo_antiloop/model"  # the DPO recipe's default output
     tool_style: ToolStyle = "compact"
     output_dir: str = "runs/grpo"
     task: Literal["single_turn", "multi_turn"] = "single_turn"
@@ -125,9 +124,7 @@ def main(config: GRPORecipeConfig) -> Path:
     if config.train.num_threads:
         torch.set_num_threads(config.train.num_threads)
     output_dir = Path(config.output_dir)
-    if not config.model:
-        config.model = default_input_model("grpo")
-        log.info("no model given: starting from the previous stage's default output %s", config.model)
+    require_stage_input(config.model, made_by="accelerate launch recipes/dpo_antiloop.py")
     save_config(config, output_dir / "config.yaml")
     model, tokenizer = load_model_and_tokenizer(config.model)
 
@@ -148,7 +145,7 @@ def main(config: GRPORecipeConfig) -> Path:
     else:
         if config.data.source != "env":
             raise ValueError("task: multi_turn needs data.source: env (the env runs the calls)")
-        from envs.trl_adapter import environment_factory as env_factory, grpo_dataset
+        from rlkit.envs.trl_adapter import environment_factory as env_factory, grpo_dataset
 
         data = config.data
         rows = grpo_dataset(data.env, data.split, data.num_rows, data.seed)

@@ -19,6 +19,7 @@ that folder to redo it); evals are cached the same way in `<stage>/eval.json`.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -26,19 +27,22 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import torch
 
 from rlkit.chat import ToolStyle
-from rlkit.config import ConfigError, load_config, parse_cli, save_config
-from rlkit.pipeline_report import StageRow, write_pipeline_report
-from rlkit.stage_eval import PipelineEval, evaluate_model
-from rlkit.stages import STAGES, default_config_path, load_recipe, stage_available
+from rlkit.config import ConfigError, flatten_overrides, load_config, parse_cli, save_config
+from rlkit.pipeline.eval import PipelineEval, evaluate_model
+from rlkit.pipeline.report import StageRow, write_pipeline_report
 
 log = logging.getLogger("recipes.pipeline")
-DEFAULT_CONFIG = Path(__file__).parent / "configs" / "pipeline.yaml"
-PRESETS = {"quick": DEFAULT_CONFIG, "full": Path(__file__).parent / "configs" / "pipeline_full.yaml"}
+RECIPES = Path(__file__).resolve().parent
+DEFAULT_CONFIG = RECIPES / "configs" / "pipeline.yaml"
+PRESETS = {"quick": DEFAULT_CONFIG, "full": RECIPES / "configs" / "pipeline_full.yaml"}
+# stage -> (its recipe beside this file, that recipe's config class)
+STAGES = {"sft": ("sft", "SFTRecipeConfig"), "dpo": ("dpo_antiloop", "DPORecipeConfig"), "grpo": ("grpo_toolcall", "GRPORecipeConfig")}
 
 
 @dataclass
@@ -57,25 +61,30 @@ class PipelineConfig:
     eval: PipelineEval = field(default_factory=PipelineEval)
 
 
-def flatten(section: dict[str, Any], prefix: str = "") -> list[str]:
-    """`{"train": {"max_steps": 5}}` → `["train.max_steps=5"]` (values as JSON, which YAML reads back)."""
-    out = []
-    for key, value in section.items():
-        if isinstance(value, dict):
-            out += flatten(value, f"{prefix}{key}.")
-        else:
-            out.append(f"{prefix}{key}={json.dumps(value)}")
-    return out
+def stage_available(stage: str) -> bool:
+    """Whether this checkout has the stage's recipe."""
+    return (RECIPES / f"{STAGES[stage][0]}.py").is_file()
+
+
+def load_stage_recipe(stage: str) -> ModuleType:
+    """The stage's recipe script as a module: this file composes the stage recipes, nothing else imports them."""
+    name = f"recipe_{STAGES[stage][0]}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, RECIPES / f"{STAGES[stage][0]}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there while the file executes
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def stage_config(stage: str, config: PipelineConfig, model: str, output_dir: Path) -> Any:
-    """The stage recipe's config: its default YAML, this pipeline's section, then model/output/tool style."""
-    recipe = load_recipe(stage)
-    overrides = flatten(getattr(config, stage)) + [
+    """The stage recipe's config: its defaults, this pipeline's section, then model/output/tool style."""
+    recipe, config_class = load_stage_recipe(stage), STAGES[stage][1]
+    overrides = flatten_overrides(getattr(config, stage)) + [
         f"model={json.dumps(model)}", f"output_dir={json.dumps(str(output_dir))}", f"tool_style={config.tool_style}",
     ]
     try:
-        return load_config(getattr(recipe, STAGES[stage].config_class), default_config_path(stage), overrides)
+        return load_config(getattr(recipe, config_class), RECIPES / "configs" / f"{STAGES[stage][0]}.yaml", overrides)
     except ConfigError as error:
         raise ConfigError(f"pipeline section {stage!r}: {error}") from None
 
@@ -97,8 +106,8 @@ def main(config: PipelineConfig) -> list[StageRow]:
         if stage not in STAGES:
             raise ConfigError(f"stages: unknown stage {stage!r}; stages: {', '.join(STAGES)}")
         if not stage_available(stage):
-            log.warning("SKIPPING stage %r: recipes/%s.py is not in this checkout", stage, STAGES[stage].recipe)
-            rows.append(StageRow(stage, "", {}, 0.0, skipped=f"recipes/{STAGES[stage].recipe}.py missing"))
+            log.warning("SKIPPING stage %r: recipes/%s.py is not in this checkout", stage, STAGES[stage][0])
+            rows.append(StageRow(stage, "", {}, 0.0, skipped=f"recipes/{STAGES[stage][0]}.py missing"))
             continue
         stage_dir = output_dir / stage
         done = stage_dir / "stage.json"
@@ -108,7 +117,7 @@ def main(config: PipelineConfig) -> list[StageRow]:
         else:
             log.info("stage %r: starting from %s", stage, current)
             stage_started = time.perf_counter()
-            model_dir = load_recipe(stage).main(stage_config(stage, config, current, stage_dir))
+            model_dir = load_stage_recipe(stage).main(stage_config(stage, config, current, stage_dir))
             record = {"model": str(model_dir), "wall_seconds": time.perf_counter() - stage_started}
             done.write_text(json.dumps(record, indent=1))
         current = record["model"]

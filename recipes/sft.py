@@ -27,14 +27,14 @@ import torch
 from trl import SFTConfig, SFTTrainer
 
 from rlkit.chat import ToolStyle
-from rlkit.checkpoint import ManifestCallback, resumable_trainer_checkpoint
+from rlkit.train.checkpoint import ManifestCallback, resumable_trainer_checkpoint
 from rlkit.config import ConfigError, parse_cli, save_config
-from rlkit.distributed import close_processes
-from rlkit.lora import LoraSettings, peft_config, save_merged
+from rlkit.train.distributed import close_processes
+from rlkit.train.lora import LoraSettings, peft_config, save_merged
 from rlkit.model import load_model_and_tokenizer
-from rlkit.sft_data import build_sft_dataset
-from rlkit.sft_trainer import DirectLossSFTTrainer, use_direct_loss
-from rlkit.task_source import TaskSource, load_task_rows
+from rlkit.sft.data import build_sft_dataset
+from rlkit.sft.trainer import DirectLossSFTTrainer, use_direct_loss
+from rlkit.data.sources import TaskSource, load_task_rows
 
 log = logging.getLogger("recipes.sft")
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "sft.yaml"

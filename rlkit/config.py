@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import types
 import typing
 from pathlib import Path
@@ -83,6 +84,21 @@ def save_config(cfg: Any, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     return path
+
+
+def flatten_dotted(values: Any, prefix: str = "") -> dict[str, Any]:
+    """`{"train": {"max_steps": 5}}` → `{"train.max_steps": 5}` (the inverse of how overrides nest)."""
+    if not isinstance(values, dict):
+        return {prefix.rstrip("."): values} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        out.update(flatten_dotted(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
+
+
+def flatten_overrides(values: dict[str, Any]) -> list[str]:
+    """`{"train": {"max_steps": 5}}` → `["train.max_steps=5"]` (values as JSON, which YAML reads back)."""
+    return [f"{key}={json.dumps(value)}" for key, value in flatten_dotted(values).items()]
 
 
 def _set_dotted(values: dict[str, Any], dotted: str, value: Any) -> None:

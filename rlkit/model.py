@@ -90,7 +90,7 @@ SCAFFOLD_TEXT = [
 
 def tokenizer_corpus(samples_per_env: int, seed: int) -> list[str]:
     """Text the tokenizer is trained on: chat scaffolding plus generated env utterances and calls."""
-    from envs.registry import sample_corpus
+    from rlkit.envs.registry import sample_corpus
 
     return SCAFFOLD_TEXT * 50 + sample_corpus(samples_per_env, seed)
 
@@ -196,6 +196,18 @@ def resolve_model_path(name: str) -> str:
     if name == TINY_NAME:
         return str(ensure_tiny_lfm2())
     return name
+
+
+def require_stage_input(model: str, made_by: str) -> str:
+    """The model a stage continues from; a missing local folder is an error naming the command that makes it.
+
+    A stage never trains the stages before it by itself: run them (or `recipes/pipeline.py`) first.
+    """
+    looks_local = model.startswith((".", "/", "~")) or model.count("/") != 1
+    if model != TINY_NAME and looks_local and not Path(model).expanduser().is_dir():
+        raise FileNotFoundError(f"model={model!r} does not exist: make it with `{made_by}`, or pass model=<folder or Hub id>")
+    log.info("starting from model %s", model)
+    return model
 
 
 def load_model_and_tokenizer(name: str = TINY_NAME, dtype: torch.dtype = torch.float32, **model_kwargs: Any):

@@ -3,7 +3,7 @@
 `load_eval_data(data, ...)` decides from `data` itself: an env name (`smart_home`, `banking`,
 `shell`), or a file whose first row shows its format — distil rows have a `question` string and an
 `answer`; BFCL rows have `id`, `question` and `function`. Loading is done by the project's loaders
-(envs.registry, rlkit.data); this module only turns their rows into EvalExamples.
+(rlkit.envs.registry, rlkit.data); this module only turns their rows into EvalExamples.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class EvalData:
 
 def env_names() -> list[str]:
     """Names of the registered envs."""
-    from envs.registry import ENVS
+    from rlkit.envs.registry import ENVS
 
     return sorted(ENVS)
 
@@ -106,7 +106,7 @@ def load_bfcl_file(path: Path, answers: Path | None = None, limit: int = 0) -> E
 
 def load_env_split(env: str, split: str = "test", n_episodes: int = 16, seed: int = 0, limit: int = 0) -> EvalData:
     """`n_episodes` generated episodes of an env split: every step as an example, and the episodes to play."""
-    from envs.registry import generate_episodes
+    from rlkit.envs.registry import generate_episodes
 
     generated = generate_episodes(env, split, n_episodes, seed)
     if limit and limit > 0:
@@ -120,7 +120,7 @@ def load_env_split(env: str, split: str = "test", n_episodes: int = 16, seed: in
 
 def make_env(episode: Any) -> Any:
     """A fresh env for an episode, in the episode's seeded start state."""
-    from envs.registry import make_env as make_registered_env
+    from rlkit.envs.registry import make_env as make_registered_env
 
     env = make_registered_env(episode.env, seed=episode.env_seed)
     env.reset()

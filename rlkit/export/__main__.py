@@ -2,7 +2,7 @@
 
 import sys
 
-from rlkit.cli import main
+from rlkit.export.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["export", *sys.argv[1:]]))

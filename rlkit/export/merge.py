@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from rlkit.lora import save_merged
+from rlkit.train.lora import save_merged
 
 log = logging.getLogger(__name__)
 

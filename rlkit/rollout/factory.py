@@ -17,7 +17,7 @@ def make_rollout_engine(backend: str, model: Any, tokenizer: Any, **options: Any
       from the folder (`model.name_or_path` for a model) and, for a model, synced to its current
       weights at once. Options go to `VLLMRollout` (`enforce_eager`, `dtype`, ...).
     - "vllm_server": `model` is the training model or None; `base_url` and `served_model` options
-      name the server (see `rlkit.serve.start_vllm_server`); the model's weights are pushed at once.
+      name the server (see `rlkit.rollout.serve.start_vllm_server`); the model's weights are pushed at once.
     - "openai": `model` is the served model's name; `base_url` option required.
     """
     if backend == "hf":

@@ -7,7 +7,7 @@
    linear weights for its GEMM and drops the originals; `reload_weights` works but leaves the packed
    copy of embedding-shaped weights (the tied LM head) stale. Fix: `push_weights` reloads, then
    re-packs those modules. GRPO therefore does not use TRL's own colocate mode on CPU: it hands
-   generation to an rlkit engine (`rlkit.grpo_rollout.EngineRolloutFunc`), which syncs this way.
+   generation to an rlkit engine (`rlkit.grpo.rollout.EngineRolloutFunc`), which syncs this way.
 3. dtype: `dtype="auto"` downcasts fp32 checkpoints to bf16 (trainer/sampler gap 0.16 instead of
    ~5e-6). Fix: `engine_dtype` reads the checkpoint's dtype and passes it explicitly.
 

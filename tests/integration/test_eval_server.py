@@ -35,7 +35,7 @@ def toolcall_tiny_dir(tiny_model_dir):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from envs.registry import generate_tasks
+    from rlkit.envs.registry import generate_tasks
     from rlkit.chat import render_prompt
     from rlkit.toolcall import render_calls
 

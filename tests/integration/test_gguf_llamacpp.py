@@ -120,7 +120,7 @@ def test_quantized_files_are_smaller_and_load(gguf_files):
 def test_server_route_gives_the_in_process_verdicts(gguf_files, trained_dir, tmp_path):
     from rlkit.eval import GREEDY, evaluate, load_eval_data
     from rlkit.eval.backends import engine_for_model
-    from rlkit.serve import start_llamacpp_server
+    from rlkit.rollout.serve import start_llamacpp_server
 
     data = load_eval_data("smart_home", split="test", episodes=2, seed=0)
     examples = data.examples[:6]

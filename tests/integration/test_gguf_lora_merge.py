@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from rlkit.cli import main as rlkit_main
-from rlkit.lora import LoraSettings, peft_config
+from rlkit.export.cli import main as rlkit_main
+from rlkit.train.lora import LoraSettings, peft_config
 
 pytestmark = pytest.mark.integration
 

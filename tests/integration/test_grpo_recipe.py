@@ -10,7 +10,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from rlkit.config import load_config
-from rlkit.stages import load_recipe
+from tests.recipes import load_recipe
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def briefly_tuned_model(tiny_model_dir, tmp_path_factory) -> Path:
 
 
 def grpo_config(model_dir: Path, out: Path, extra: list[str]):
-    recipe = load_recipe("grpo")
+    recipe = load_recipe("grpo_toolcall")
     overrides = [
         f"model={model_dir}", f"output_dir={out}", "data.num_rows=16", "train.max_steps=2", "train.logging_steps=1",
         "train.prompts_per_step=2", "rollout.num_generations=4", "rollout.max_completion_length=24",

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from rlkit.jury import Candidate, JudgeCache, JudgeTask, Jury, LLMJudge, default_rule_judges
-from rlkit.serve import start_server
+from rlkit.rollout.serve import start_server
 from tests.integration.faulty_proxy import FaultyProxy
 from tests.integration.servers import server_fixture
 
@@ -146,10 +146,10 @@ def test_killing_the_server_mid_run_loses_no_task(tiny_model_dir, tmp_path):
 
 
 def test_recipe_jury_takes_a_reachable_llm_judge_from_the_config(judge_server, tmp_path):
-    from rlkit.stages import load_recipe
+    from tests.recipes import load_recipe
 
     url, model = judge_server
-    recipe = load_recipe("dpo")
+    recipe = load_recipe("dpo_antiloop")
     settings = recipe.JurySettings(
         llm_judges=[recipe.LLMJudgeSettings(name="tiny", base_url=url, model=model, weight=2.0, max_tokens=4)],
         require_llm=True, cache_dir=str(tmp_path),

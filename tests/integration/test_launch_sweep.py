@@ -13,6 +13,8 @@ import typing
 from pathlib import Path
 
 import pytest
+
+from tests.recipes import load_script
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,10 +112,7 @@ def test_shipped_sweeps_use_real_config_keys(path):
     spec = load_sweep(path)
     assert path.read_text().startswith("# python launch/sweep.py ")
     assert (REPO / spec.recipe).is_file() and (REPO / spec.config).is_file()
-    module_spec = importlib.util.spec_from_file_location(f"recipe_{path.stem}", REPO / spec.recipe)
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_spec.name] = module  # dataclasses look their module up while being built
-    module_spec.loader.exec_module(module)
+    module = load_script(spec.recipe)
     config_cls = typing.get_type_hints(module.main)["config"]
     for trial in expand_trials(spec)[:3]:
         overrides = [format_override(k, v) for k, v in {**spec.fixed, **trial}.items()]

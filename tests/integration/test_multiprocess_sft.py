@@ -19,7 +19,7 @@ import json
 import pytest
 import torch
 
-from rlkit.checkpoint import verify_checkpoint
+from rlkit.train.checkpoint import verify_checkpoint
 
 from launch_runs import (
     GLOBAL_BATCH, SFT_COMMON, load_weights, max_abs_diff, reference_sft_run, run_recipe,

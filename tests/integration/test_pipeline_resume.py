@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rlkit.config import load_config
-from rlkit.stages import STAGES, stage_available
+from tests.recipes import load_recipe
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -57,20 +57,12 @@ def test_stage_sections_reject_unknown_keys(tiny_model_dir, tmp_path):
 
 
 def test_every_stage_recipe_is_registered():
-    assert all(stage_available(stage) for stage in STAGES)
+    pipeline = load_recipe_file()
+    assert all(pipeline.stage_available(stage) for stage in pipeline.STAGES)
 
 
 def load_recipe_file():
-    import importlib.util
-    import sys
-
-    name = "rlkit_recipe_pipeline"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "recipes" / "pipeline.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_recipe("pipeline")
 
 
 def test_preset_argument_picks_the_preset_yaml():

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from launch_runs import GLOBAL_BATCH, REPO, SFT_COMMON, load_weights, recipe_command, recipe_env, reference_sft_run, run_recipe
-from rlkit.checkpoint import MANIFEST
+from rlkit.train.checkpoint import MANIFEST
 
 pytestmark = pytest.mark.integration
 

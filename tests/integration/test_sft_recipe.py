@@ -8,10 +8,10 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from envs.registry import make_dataset
+from rlkit.envs.registry import make_dataset
 from rlkit.config import load_config
-from rlkit.sft_data import build_sft_dataset
-from rlkit.stages import load_recipe
+from rlkit.sft.data import build_sft_dataset
+from tests.recipes import load_recipe
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -83,7 +83,7 @@ def test_direct_loss_equals_trls_fused_loss_and_gradients(tmp_path, tiny_model_d
     from trl import SFTConfig, SFTTrainer
 
     from rlkit.model import load_model_and_tokenizer
-    from rlkit.sft_trainer import DirectLossSFTTrainer
+    from rlkit.sft.trainer import DirectLossSFTTrainer
 
     rows = make_dataset("smart_home", "train", 4, seed=1, kind="episode")
     results = []

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from rlkit.tracking import REDACTED, TrackingSettings, finish_run, log_metrics, start_run
+from rlkit.train.tracking import REDACTED, TrackingSettings, finish_run, log_metrics, start_run
 
 pytestmark = pytest.mark.integration
 

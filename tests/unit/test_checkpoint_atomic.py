@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlkit.checkpoint import (
+from rlkit.train.checkpoint import (
     MANIFEST,
     CheckpointError,
     capture_rng_state,

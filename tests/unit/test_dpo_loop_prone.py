@@ -7,14 +7,13 @@ from pathlib import Path
 
 from datasets import Dataset
 
+from tests.recipes import load_script
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "antiloop.py"
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_antiloop", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_degenerate_reply_repeats_the_first_sentence():

@@ -12,7 +12,7 @@ import pytest
 import torch
 from datasets import Dataset
 
-from rlkit.dpo import DPOSettings, dpo_config, make_dpo_trainer
+from rlkit.dpo.trainer import DPOSettings, dpo_config, make_dpo_trainer
 
 # (prompt ids, chosen ids, rejected ids) with different completion lengths, so normalization matters.
 EXAMPLES = [([1, 6, 40, 41, 42], [50, 51, 7], [60, 61, 62, 63, 64, 7]), ([1, 6, 43, 44], [52, 7], [65, 66, 67])]

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from rlkit.stages import load_recipe
+from tests.recipes import load_recipe
 
 
 def _closed_port() -> int:
@@ -17,7 +17,7 @@ def _closed_port() -> int:
 
 @pytest.fixture(scope="module")
 def recipe():
-    return load_recipe("dpo")
+    return load_recipe("dpo_antiloop")
 
 
 def _settings(recipe, require: bool):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from envs.banking import BankingEnv
+from rlkit.envs.banking import BankingEnv
 from rlkit.toolcall import ToolCall
 
 
@@ -109,7 +109,7 @@ def test_invalid_calls_are_tool_errors(name, arguments, needle):
 
 
 def test_real_banking_set_scores_against_this_env(shared_data):
-    from envs.verify import reference_check
+    from rlkit.envs.verify import reference_check
     from rlkit.data.distil import load_distil_jsonl
     from rlkit.toolcall import validate_call
 

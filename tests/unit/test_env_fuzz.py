@@ -5,7 +5,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from envs.registry import ENVS, make_env
+from rlkit.envs.registry import ENVS, make_env
 from rlkit.toolcall import ToolCall
 
 TOOL_NAMES = sorted({t["function"]["name"] for env in ENVS.values() for t in env.tools} | {"rm", "__init__", "reset", "state"})

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import envs.shell as shell_module
-import envs.shell_tasks as shell_tasks_module
-from envs.shell import HOME, ShellEnv, normalize
+import rlkit.envs.shell as shell_module
+import rlkit.envs.shell_tasks as shell_tasks_module
+from rlkit.envs.shell import HOME, ShellEnv, normalize
 from rlkit.toolcall import ToolCall
 
 FORBIDDEN_MODULES = {"os", "pathlib", "shutil", "subprocess", "io", "tempfile", "glob", "sys", "socket", "ctypes"}

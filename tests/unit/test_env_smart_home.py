@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from envs.smart_home import DOORS, ROOMS, SCENE_EFFECTS, SmartHomeEnv
+from rlkit.envs.smart_home import DOORS, ROOMS, SCENE_EFFECTS, SmartHomeEnv
 from rlkit.toolcall import ToolCall
 
 

@@ -6,8 +6,8 @@ import json
 import pytest
 from transformers.utils import get_json_schema
 
-from envs.registry import ENVS
-from envs.trl_adapter import ADAPTERS, grpo_dataset
+from rlkit.envs.registry import ENVS
+from rlkit.envs.trl_adapter import ADAPTERS, grpo_dataset
 
 
 def trl_tools(adapter):

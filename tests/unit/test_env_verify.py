@@ -2,10 +2,10 @@
 
 import json
 
-from envs.base import Episode, Step, Turn
-from envs.registry import generate_tasks
-from envs.smart_home import SmartHomeEnv
-from envs.verify import final_state_check, reference_check, replay_reward
+from rlkit.envs.base import Episode, Step, Turn
+from rlkit.envs.registry import generate_tasks
+from rlkit.envs.smart_home import SmartHomeEnv
+from rlkit.envs.verify import final_state_check, reference_check, replay_reward
 from rlkit.toolcall import ToolCall
 
 

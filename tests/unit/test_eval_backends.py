@@ -9,17 +9,14 @@ from pathlib import Path
 import pytest
 
 from rlkit.config import ConfigError, parse_cli
+from tests.recipes import load_recipe
 from rlkit.eval.backends import UnsupportedModelError, engine_for_model, model_kind
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def load_recipe():
-    spec = importlib.util.spec_from_file_location("eval_recipe", REPO / "recipes" / "eval.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
+def load_eval_recipe():
+    return load_recipe("eval")
 
 
 @pytest.mark.parametrize("model, kind", [
@@ -46,7 +43,7 @@ def test_endpoint_needs_the_served_model_name():
 
 
 def test_recipe_cli_flags_and_settings():
-    recipe = load_recipe()
+    recipe = load_eval_recipe()
     config = parse_cli(recipe.EvalConfig, [
         "--data", "../shared/data/banking/train.jsonl", "--tools", "../shared/data/banking/job_description.json",
         "--model", "tiny-lfm2", "--output", "runs/eval-banking", "limit=5",
@@ -66,7 +63,7 @@ def test_recipe_cli_flags_and_settings():
 def test_recipe_config_file_starts_with_its_command():
     first = (REPO / "recipes" / "configs" / "eval.yaml").read_text().splitlines()[0]
     assert first.startswith("# python recipes/eval.py")
-    assert load_recipe().__doc__.startswith("python recipes/eval.py --data ../shared/data/banking/train.jsonl")
+    assert load_eval_recipe().__doc__.startswith("python recipes/eval.py --data ../shared/data/banking/train.jsonl")
 
 
 def test_restore_call_block_only_for_clean_trailing_call_lists():

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from rlkit.eval import GREEDY, GenerationSetting, evaluate
-from rlkit.eval.oracle import BREAK_SYNTAX, TEXT_LOOP, OracleRollout, Perturbation
+from tests.oracle import BREAK_SYNTAX, TEXT_LOOP, OracleRollout, Perturbation
 from rlkit.eval.sources import load_env_split, load_eval_data
 
 ENVS = ("smart_home", "banking", "shell")

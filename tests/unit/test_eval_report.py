@@ -8,7 +8,7 @@ import pytest
 
 from rlkit.eval import GREEDY, GenerationSetting, evaluate, load_results, write_report
 from rlkit.eval.compare import compare_runs
-from rlkit.eval.oracle import OracleRollout, Perturbation
+from tests.oracle import OracleRollout, Perturbation
 from rlkit.eval.sources import load_env_split
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -86,11 +86,9 @@ def test_recipe_compare_mode(tmp_path, data, capsys):
 
     run_into(tmp_path, data, "base", Perturbation("wrong_name", period=2))
     run_into(tmp_path, data, "grpo")
-    path = Path(__file__).resolve().parents[2] / "recipes" / "eval.py"
-    spec = importlib.util.spec_from_file_location("eval_recipe_compare", path)
-    recipe = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = recipe
-    spec.loader.exec_module(recipe)
+    from tests.recipes import load_recipe
+
+    recipe = load_recipe("eval")
     config = recipe.EvalConfig(compare=f"{tmp_path / 'base'},{tmp_path / 'grpo'}", labels="base,grpo",
                                output=str(tmp_path / "cmp"), num_threads=0)
     paths = recipe.main(config)

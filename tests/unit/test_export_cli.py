@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlkit.cli import build_parser, main
+from rlkit.export.cli import build_parser, main
 
 pytest.importorskip("gguf")
 

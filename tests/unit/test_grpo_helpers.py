@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from rlkit.grpo import concat_batches, decode_keeping_markers, groups_with_signal, rollout_metrics, take_rows
+from rlkit.grpo.trainer import concat_batches, decode_keeping_markers, groups_with_signal, rollout_metrics, take_rows
 from rlkit.model import build_tokenizer
 
 ANSWER = json.dumps([{"name": "lights", "arguments": {"room": "hall"}}])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlkit.distributed import shard_bounds
+from rlkit.train.distributed import shard_bounds
 
 
 @pytest.mark.parametrize("num_items", [0, 1, 5, 7, 48])

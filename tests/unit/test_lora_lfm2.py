@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForCausalLM, Lfm2Config, Lfm2ForCausalLM
 
-from rlkit.lora import LoraSettings, lora_target_names, peft_config, save_merged
+from rlkit.train.lora import LoraSettings, lora_target_names, peft_config, save_merged
 from rlkit.model import build_tokenizer
 
 

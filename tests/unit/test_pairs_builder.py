@@ -11,7 +11,7 @@ import json
 import pytest
 
 from rlkit.jury import Jury, default_rule_judges
-from rlkit.pairs import PairSettings, build_pairs
+from rlkit.dpo.pairs import PairSettings, build_pairs
 from rlkit.rollout.base import Completion, RolloutStats
 
 from tests.lights_task import ANSWER, RIGHT, TOOLS, WRONG

@@ -9,7 +9,7 @@ from datasets import Dataset
 
 from rlkit.chat import with_tool_list
 from rlkit.model import build_tokenizer, end_of_turn_id
-from rlkit.sft_data import SFTDataError, build_sft_dataset, reference_message, tokenize_conversation
+from rlkit.sft.data import SFTDataError, build_sft_dataset, reference_message, tokenize_conversation
 
 TOOLS = [
     {

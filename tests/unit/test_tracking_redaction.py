@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import json
 
-from rlkit.tracking import REDACTED, TrackingSettings, redact_argv, redact_secrets, secret_env_values, write_metrics
+from rlkit.train.tracking import REDACTED, TrackingSettings, redact_argv, redact_secrets, secret_env_values, write_metrics
 
 FAKE_ENV = {
     "OPENAI_API_KEY": "fake-openai-0123456789",

@@ -7,11 +7,11 @@ import logging
 import random
 from typing import Callable
 
-from envs import banking_tasks, shell_tasks, smart_home_tasks
-from envs.banking import BankingEnv
-from envs.base import Episode, Task, ToolEnv, episode_rng
-from envs.shell import ShellEnv
-from envs.smart_home import SmartHomeEnv
+from rlkit.envs import banking_tasks, shell_tasks, smart_home_tasks
+from rlkit.envs.banking import BankingEnv
+from rlkit.envs.base import Episode, Task, ToolEnv, episode_rng
+from rlkit.envs.shell import ShellEnv
+from rlkit.envs.smart_home import SmartHomeEnv
 
 log = logging.getLogger(__name__)
 

@@ -272,15 +272,6 @@ class Task:
             out.extend(step.calls for step in steps if step.is_call)
         return out
 
-    def expected_state(self) -> dict:
-        """The world after the prefix and the reference step, replayed in a fresh seeded env."""
-        from envs.registry import make_env  # the registry imports this module
-
-        env = make_env(self.episode.env, self.episode.env_seed)
-        for calls in self.prefix_calls() + ([self.step.calls] if self.step.is_call else []):
-            env.step(calls)
-        return env.state()
-
     def to_example(self) -> dict:
         """The dataset row (see rlkit.data.columns.TASK_FEATURES)."""
         ep, turn, step = self.episode, self.episode.turns[self.turn_index], self.step

@@ -19,9 +19,9 @@ from __future__ import annotations
 import inspect
 import json
 
-from envs.base import ToolEnv
-from envs.registry import ENVS, generate_tasks, make_env
-from envs.verify import prefix_calls, replay_reward
+from rlkit.envs.base import ToolEnv
+from rlkit.envs.registry import ENVS, generate_tasks, make_env
+from rlkit.envs.verify import prefix_calls, replay_reward
 from rlkit.toolcall import ToolCall
 
 JSON_TYPES = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list, "object": dict}
@@ -52,7 +52,7 @@ class TRLEnvAdapter:
         return responses[0]
 
     def get_reward(self) -> float:
-        """1.0 when the rollout leaves the reference final state (see envs.verify.replay_reward)."""
+        """1.0 when the rollout leaves the reference final state (see rlkit.envs.verify.replay_reward)."""
         if not self._row:
             return 0.0
         row = dict(self._row, messages=self._row.get("prompt") or self._row.get("messages") or [])

@@ -36,7 +36,7 @@ class TaskSource:
 def load_task_rows(source: TaskSource) -> Dataset:
     """The rows `source` describes, as a Dataset with at least `messages`, `tools`, `answer`."""
     if source.source == "env":
-        from envs.registry import make_dataset
+        from rlkit.envs.registry import make_dataset
 
         return make_dataset(source.env, source.split, source.num_rows, source.seed, kind=source.kind)
     if not source.path:

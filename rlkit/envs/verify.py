@@ -27,7 +27,7 @@ def prefix_calls(messages: list[dict]) -> list[list[ToolCall]]:
 
 def state_after(example: dict, steps: list[list[ToolCall]]) -> dict:
     """The env state after replaying the row's conversation and then `steps` in a fresh seeded env."""
-    from envs.registry import make_env
+    from rlkit.envs.registry import make_env
 
     env = make_env(example["env"], example["env_seed"])
     for calls in prefix_calls(example["messages"]):
@@ -60,7 +60,7 @@ def replay_reward(example: dict, made: list[ToolCall], final_state: dict,
     changes nothing (a lookup, or switching off a light that is already off) cannot show up in the
     state, so the score is then the share of such calls that the rollout also made (BFCL check).
     """
-    from envs.registry import make_env
+    from rlkit.envs.registry import make_env
 
     if reference is None:
         reference = [[ToolCall(c["name"], c["arguments"]) for c in json.loads(example["answer"])]]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import random
 
-from envs.base import Episode, Step, Turn, call_step
-from envs.phrasing import Intent, casualize
-from envs.shell import HOME, ShellEnv, basename, parent
+from rlkit.envs.base import Episode, Step, Turn, call_step
+from rlkit.envs.phrasing import Intent, casualize
+from rlkit.envs.shell import HOME, ShellEnv, basename, parent
 from rlkit.toolcall.call import ToolCall
 
 INTENTS = {i.key: i for i in [

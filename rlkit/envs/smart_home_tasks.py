@@ -6,9 +6,9 @@ import json
 import random
 from dataclasses import dataclass, field
 
-from envs.base import Episode, Step, Turn, call_step
-from envs.phrasing import Intent, casualize
-from envs.smart_home import DOORS, MAX_TEMP, MIN_TEMP, MODES, ROOMS, SmartHomeEnv
+from rlkit.envs.base import Episode, Step, Turn, call_step
+from rlkit.envs.phrasing import Intent, casualize
+from rlkit.envs.smart_home import DOORS, MAX_TEMP, MIN_TEMP, MODES, ROOMS, SmartHomeEnv
 from rlkit.toolcall.call import ToolCall
 
 ROOM_WORDS = {

@@ -1,4 +1,4 @@
-"""Voice-banking env over one simulated customer (`python -m envs.banking --show 3`).
+"""Voice-banking env over one simulated customer (`python -m rlkit.envs.show banking --show 3`).
 
 Tool names, parameter names, types and enums match ../shared/data/banking/job_description.json so
 that data set loads and scores against this env; the descriptions are our own. A call missing
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 
-from envs.base import ToolEnv, ToolError, ok_response
+from rlkit.envs.base import ToolEnv, ToolError, ok_response
 
 ACCOUNTS = ("checking", "savings", "credit")
 OWN_ACCOUNTS = ("checking", "savings")
@@ -264,9 +264,3 @@ def _check_amount(amount: object, available: float | None) -> None:
         raise ToolError(f"amount must be a positive number, got {amount!r}")
     if available is not None and amount > available:
         raise ToolError(f"insufficient funds: {amount} requested, {available} available")
-
-
-if __name__ == "__main__":
-    from envs.show import main
-
-    main("banking")

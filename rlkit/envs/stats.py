@@ -1,4 +1,4 @@
-"""`python -m envs.stats [--episodes N] [--seed S]`: Markdown tables describing the generated data per env."""
+"""`python -m rlkit.envs.stats [--episodes N] [--seed S]`: Markdown tables describing the generated data per env."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 from collections import Counter
 
-from envs.registry import ENVS, generate_episodes
+from rlkit.envs.registry import ENVS, generate_episodes
 
 
 def template_parts(template_id: str) -> list[str]:

@@ -6,9 +6,9 @@ import json
 import random
 from dataclasses import dataclass
 
-from envs.banking import BankingEnv
-from envs.base import Episode, Step, Turn, call_step
-from envs.phrasing import Intent, asr_noise, casualize, number_words, spell_digits
+from rlkit.envs.banking import BankingEnv
+from rlkit.envs.base import Episode, Step, Turn, call_step
+from rlkit.envs.phrasing import Intent, asr_noise, casualize, number_words, spell_digits
 from rlkit.toolcall.call import ToolCall
 
 ACCOUNT_WORDS = {"checking": ("checking", "checking account"), "savings": ("savings", "savings account"),

@@ -1,10 +1,10 @@
-"""Smart-home env: lights per room, a thermostat, door locks and scenes (`python -m envs.smart_home --show 3`)."""
+"""Smart-home env: lights per room, a thermostat, door locks and scenes (`python -m rlkit.envs.show smart_home --show 3`)."""
 
 from __future__ import annotations
 
 import random
 
-from envs.base import ToolEnv, ToolError, ok_response
+from rlkit.envs.base import ToolEnv, ToolError, ok_response
 
 ROOMS = ("living_room", "bedroom", "kitchen", "bathroom", "office", "hallway")
 DOORS = ("front", "back", "garage", "side")
@@ -171,9 +171,3 @@ class SmartHomeEnv(ToolEnv):
 def _check_enum(arg: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ToolError(f"{arg} must be one of {', '.join(allowed)}; got {value!r}")
-
-
-if __name__ == "__main__":
-    from envs.show import main
-
-    main("smart_home")

@@ -2,7 +2,7 @@
 
 Nothing here touches the real OS: paths are plain strings resolved by this module, "files" are
 dict entries, and the module imports no os, pathlib, shutil, subprocess or io (a test checks).
-`python -m envs.shell --show 3` prints generated tasks.
+`python -m rlkit.envs.show shell --show 3` prints generated tasks.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import random
 
-from envs.base import ToolEnv, ToolError, ok_response
+from rlkit.envs.base import ToolEnv, ToolError, ok_response
 
 HOME = "/home/user"
 LOG_LEVELS = ("INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR")
@@ -297,9 +297,3 @@ class ShellEnv(ToolEnv):
         self._file(path)
         del self._world["files"][path]
         return ok_response(removed=path)
-
-
-if __name__ == "__main__":
-    from envs.show import main
-
-    main("shell")

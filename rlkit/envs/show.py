@@ -1,4 +1,4 @@
-"""`python -m envs.<name> --show N`: print generated multi-turn tasks in a readable form."""
+"""`python -m rlkit.envs.show <env> [--show N]`: print generated multi-turn tasks in a readable form."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 import json
 import textwrap
 
-from envs.base import Task
+from rlkit.envs.base import Task
+from rlkit.envs.registry import ENVS, generate_episodes
 
 
 def format_task(task: Task) -> str:
@@ -34,17 +35,16 @@ def _call_text(fn: dict) -> str:
     return f"{fn['name']}({args})"
 
 
-def main(env_name: str) -> None:
+def main() -> None:
     """CLI: pick N tasks from multi-turn episodes (alternating next-call and reply tasks) and print them."""
-    from envs.registry import generate_episodes
-
-    parser = argparse.ArgumentParser(description=f"Show generated {env_name} tasks.")
+    parser = argparse.ArgumentParser(description="Show generated env tasks.")
+    parser.add_argument("env", choices=sorted(ENVS), help="which env")
     parser.add_argument("--show", type=int, default=3, help="how many tasks to print")
     parser.add_argument("--split", default="train", choices=("train", "test"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     shown = 0
-    for episode in generate_episodes(env_name, args.split, 50 * max(args.show, 1), args.seed):
+    for episode in generate_episodes(args.env, args.split, 50 * max(args.show, 1), args.seed):
         if len(episode.turns) < 2 or shown >= args.show:
             continue
         tasks = episode.tasks()
@@ -53,3 +53,7 @@ def main(env_name: str) -> None:
         if later:
             print(format_task(later[0]) + "\n")
             shown += 1
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Stage chaining support: `eval` scores one stage's model on held-out env tasks; `report` writes the per-stage table."""

@@ -1,0 +1,1 @@
+"""Narrow SFT: `data` tokenizes conversations with an assistant-only loss mask; `trainer` is the CPU-fast SFTTrainer."""

@@ -1,0 +1,1 @@
+"""What every training stage shares: LoRA, process state, atomic checkpoints, experiment tracking."""
