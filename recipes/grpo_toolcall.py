@@ -39,7 +39,8 @@ from rlkit.grpo.trainer import ToolCallGRPOTrainer
 from rlkit.grpo.rollout import EngineRolloutFunc
 from rlkit.train.lora import LoraSettings, peft_config, save_merged
 from rlkit.model import end_of_turn_id, load_model_and_tokenizer, require_stage_input
-from rlkit.rollout import SamplingParams, make_rollout_engine
+from rlkit.rollout import make_rollout_engine
+from rlkit.rollout.base import Decoding
 from rlkit.rewards import NgramRepetitionPenalty, format_reward, tool_call_reward
 from rlkit.data.sources import TaskSource, load_task_rows
 
@@ -58,7 +59,7 @@ class RewardWeights:
 
 
 @dataclass
-class RolloutSettings:
+class RolloutSettings(Decoding):
     """The `rollout:` section: backend and sampling of the GRPO groups."""
 
     # hf: TRL's own HF generate (default). vllm_colocate / vllm_server: rlkit's vLLM engines with
@@ -69,10 +70,6 @@ class RolloutSettings:
     served_model: str = ""  # vllm_server only: the name the server serves the policy under
     num_generations: int = 8
     max_completion_length: int = 64
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    repetition_penalty: float = 1.0
 
 
 @dataclass
@@ -110,7 +107,7 @@ class GRPORecipeConfig:
     tool_style: ToolStyle = "compact"
     output_dir: str = "runs/grpo"
     task: Literal["single_turn", "multi_turn"] = "single_turn"
-    data: TaskSource = field(default_factory=lambda: TaskSource(kind="next_call", num_rows=1000))
+    data: TaskSource = field(default_factory=lambda: TaskSource(kind="next_call", num_rows=1000, seed=1))
     rewards: RewardWeights = field(default_factory=RewardWeights)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
     dynamic_sampling: DynamicSamplingSettings = field(default_factory=DynamicSamplingSettings)
@@ -162,11 +159,7 @@ def main(config: GRPORecipeConfig) -> Path:
         engine_backend = {"rlkit_hf": "hf", "vllm_colocate": "vllm", "vllm_server": "vllm_server"}[rollout.backend]
         options = {"base_url": rollout.server_url, "served_model": rollout.served_model} if engine_backend == "vllm_server" else {}
         engine = make_rollout_engine(engine_backend, model, tokenizer, tool_style=config.tool_style, **options)
-        sampling = SamplingParams(
-            temperature=rollout.temperature, top_k=rollout.top_k, top_p=rollout.top_p,
-            repetition_penalty=rollout.repetition_penalty, max_tokens=rollout.max_completion_length, n=1,
-        )
-        rollout_func = EngineRolloutFunc(engine, tokenizer, sampling)
+        rollout_func = EngineRolloutFunc(engine, tokenizer, rollout.sampling_params(rollout.max_completion_length))
 
     train = config.train
     args = GRPOConfig(

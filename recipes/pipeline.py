@@ -55,10 +55,19 @@ class PipelineConfig:
     output_dir: str = "runs/pipeline_quick"
     stages: list[str] = field(default_factory=lambda: ["sft", "dpo", "grpo"])
     num_threads: int = 1
-    sft: dict[str, Any] = field(default_factory=dict)
-    dpo: dict[str, Any] = field(default_factory=dict)
-    grpo: dict[str, Any] = field(default_factory=dict)
-    eval: PipelineEval = field(default_factory=PipelineEval)
+    # The quick preset's stage sections (keys of each stage recipe's config). A preset's section
+    # replaces the whole section, so pipeline_full.yaml states every key it sets.
+    sft: dict[str, Any] = field(default_factory=lambda: {
+        "data": {"kind": "episode", "num_rows": 4000},
+        "train": {"max_steps": 600, "batch_size": 8, "learning_rate": 3.0e-3, "warmup_steps": 20, "logging_steps": 50,
+                  "num_threads": 2, "report_to": "none"}})
+    dpo: dict[str, Any] = field(default_factory=lambda: {
+        "rounds": 1, "data": {"num_rows": 16}, "sampling": {"k": 3, "max_tokens": 64},
+        "train": {"steps_per_round": 8, "batch_size": 4, "report_to": "none"}})
+    grpo: dict[str, Any] = field(default_factory=lambda: {
+        "rollout": {"num_generations": 6, "max_completion_length": 48},
+        "train": {"max_steps": 20, "prompts_per_step": 4, "logging_steps": 5, "report_to": "none"}})
+    eval: PipelineEval = field(default_factory=lambda: PipelineEval(episodes=20, max_tokens=64))
 
 
 def stage_available(stage: str) -> bool:

@@ -68,15 +68,22 @@ class TeacherSection:
 class SynthRecipeConfig:
     """Everything `recipes/synth_data.py` reads."""
 
-    output_dir: str = "runs/synth"
+    output_dir: str = "runs/synth_banking"
     num_requests: int = 40
     seed: int = 0
     max_turn_chars: int = 1000  # longer user/assistant/tool turns are dropped (bad_conversation)
     inputs: SynthInputs = field(default_factory=SynthInputs)
-    teacher: TeacherSection = field(default_factory=TeacherSection)
-    diversity: Diversity = field(default_factory=Diversity)
+    # The banking job with the embedded tiny LFM2 as teacher (see the YAML's header for serving it).
+    teacher: TeacherSection = field(default_factory=lambda: TeacherSection(
+        endpoints=[TeacherEndpoint(model="tiny-lfm2")],
+        sampling=TeacherSampling(max_tokens=384, timeout_s=120.0, backoff_s=1.0), concurrency=2))
+    diversity: Diversity = field(default_factory=lambda: Diversity(
+        personas=["a busy parent", "an elderly customer", "a student", "a small-business owner", "a frustrated customer"],
+        styles=["plain", "polite and wordy", "terse", "rambling with self-corrections"],
+        noise=["none", "ASR transcription errors: homophones, dropped or merged words", "filler words such as um, uh, like"],
+        turn_weights=[0.6, 0.3, 0.1], off_domain_share=0.1, off_domain_tool="intent_unclear"))
     filters: FilterSettings = field(default_factory=FilterSettings)
-    jury: JurySettings = field(default_factory=JurySettings)
+    jury: JurySettings = field(default_factory=lambda: JurySettings(concurrency=2))
 
 
 def load_examples(path: str, tools_path: str, limit: int = 0) -> list:

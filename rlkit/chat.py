@@ -30,8 +30,8 @@ def chat_template(training: bool = False) -> str:
     return (Path(trl.__file__).parent / "chat_templates" / name).read_text()
 
 
-def load_tools(tools: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Tool schemas from a dataset column value (a JSON string) or an already-parsed list."""
+def _schema_list(tools: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Tool schemas as given (for rendering), from a dataset column value (JSON string) or a list."""
     if tools is None or tools == "":
         return []
     if isinstance(tools, str):
@@ -68,7 +68,7 @@ def compact_tool(schema: dict[str, Any]) -> str:
 
 def render_tools(tools: str | list[dict[str, Any]] | None, style: ToolStyle = "compact") -> list[str]:
     """Tool schemas as the strings placed in the tool list, one per tool."""
-    schemas = load_tools(tools)
+    schemas = _schema_list(tools)
     if style == "compact":
         return [compact_tool(schema) for schema in schemas]
     if style == "json":

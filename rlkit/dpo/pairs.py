@@ -31,7 +31,7 @@ from datasets import Dataset
 from rlkit.chat import ToolStyle, render_prompt
 from rlkit.jury import Candidate, JudgeTask, Jury, JuryVerdict
 from rlkit.loops import detect_loop
-from rlkit.rollout.base import ChatPrompt, Completion, RolloutEngine, SamplingParams
+from rlkit.rollout.base import ChatPrompt, Completion, Decoding, RolloutEngine, SamplingParams
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,10 @@ END_OF_TURN = "<|im_end|>"
 
 
 @dataclass
-class PairSettings:
+class PairSettings(Decoding):
     """How candidates are sampled (K at `temperature` + 1 greedy) and how good the chosen one must be."""
 
     k: int = 4
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    repetition_penalty: float = 1.0
     max_tokens: int = 128
     seed: int = 0
     min_chosen_score: float = 0.0  # the jury's aggregate score in [0, 1]; below it the prompt is skipped
@@ -90,15 +86,7 @@ def sample_candidates(
     engine: RolloutEngine, prompts: Sequence[ChatPrompt], settings: PairSettings
 ) -> list[list[tuple[str, Completion]]]:
     """Per prompt, K sampled completions then the greedy one, each tagged with its origin."""
-    sampled_params = SamplingParams(
-        temperature=settings.temperature,
-        top_k=settings.top_k,
-        top_p=settings.top_p,
-        repetition_penalty=settings.repetition_penalty,
-        max_tokens=settings.max_tokens,
-        n=settings.k,
-        seed=settings.seed,
-    )
+    sampled_params = settings.sampling_params(settings.max_tokens, n=settings.k, seed=settings.seed)
     sampled = engine.generate(prompts, sampled_params) if settings.k > 0 else [[] for _ in prompts]
     greedy = engine.generate(prompts, SamplingParams.greedy(max_tokens=settings.max_tokens))
     return [

@@ -36,7 +36,7 @@ class DPOSettings:
     grad_accum: int = 1
     learning_rate: float = 5e-5
     beta: float = 5.0  # Tulu 3's value for the length-normalized loss
-    sft_weight: float = 0.0  # weight of the chosen-NLL term (0 = pure sigmoid_norm)
+    sft_weight: float = 1.0  # weight of the chosen-NLL term (RPO); 0 = pure sigmoid_norm
     max_length: int = 1024
     warmup_steps: int = 0
     logging_steps: int = 5

@@ -165,7 +165,7 @@ def evaluate(
     metrics: dict[str, dict] = {}
     for setting in settings:
         start = time.perf_counter()
-        params = setting.params(max_tokens, seed)
+        params = setting.sampling_params(max_tokens, seed=seed)
         outputs = engine.generate(prompts, params) if prompts else []
         if len(outputs) != len(prompts):
             raise RuntimeError(f"engine returned {len(outputs)} results for {len(prompts)} prompts")

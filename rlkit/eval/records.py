@@ -9,32 +9,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from rlkit.rollout.base import SamplingParams
+from rlkit.rollout.base import Decoding
 
 TaskKind = Literal["call", "reply"]
 
 
 @dataclass
-class GenerationSetting:
+class GenerationSetting(Decoding):
     """A named set of sampling parameters the harness evaluates under (`max_tokens` comes from the run)."""
 
     name: str
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    repetition_penalty: float = 1.0
-
-    def params(self, max_tokens: int, seed: int | None = None) -> SamplingParams:
-        """The rollout engine's SamplingParams for this setting."""
-        return SamplingParams(
-            temperature=self.temperature,
-            top_k=self.top_k,
-            top_p=self.top_p,
-            repetition_penalty=self.repetition_penalty,
-            max_tokens=max_tokens,
-            n=1,
-            seed=seed,
-        )
 
 
 # The two settings the project reports loops at: the LFM2 model cards' tool-use settings, and

@@ -7,6 +7,7 @@ eval, LLM judges) talks to this interface, so backends are interchangeable.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, Sequence, Union
@@ -27,14 +28,25 @@ class ChatPrompt:
 Prompt = Union[ChatPrompt, Sequence[int]]
 
 
-@dataclass
-class SamplingParams:
-    """Generation settings passed through to the backend. `temperature=0` means greedy."""
+@dataclass(kw_only=True)
+class Decoding:
+    """The decoding knobs, declared once for every config that samples (pairs, GRPO, eval, engines)."""
 
-    temperature: float = 1.0
+    temperature: float = 1.0  # 0 = greedy
     top_k: int = 0  # 0 = off
     top_p: float = 1.0
     repetition_penalty: float = 1.0
+
+    def sampling_params(self, max_tokens: int, **kwargs: Any) -> "SamplingParams":
+        """These knobs as an engine's SamplingParams (`n`, `seed`, `logprobs` through kwargs)."""
+        knobs = {f.name: getattr(self, f.name) for f in dataclasses.fields(Decoding)}
+        return SamplingParams(**knobs, max_tokens=max_tokens, **kwargs)
+
+
+@dataclass(kw_only=True)
+class SamplingParams(Decoding):
+    """Generation settings passed through to the backend. `temperature=0` means greedy."""
+
     max_tokens: int = 256
     n: int = 1
     seed: int | None = None

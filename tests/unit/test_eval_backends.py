@@ -54,7 +54,7 @@ def test_recipe_cli_flags_and_settings():
     assert (recommended.temperature, recommended.top_k, recommended.repetition_penalty) == (0.1, 50, 1.05)
     assert config.max_tokens == 128
     greedy = parse_cli(recipe.EvalConfig, ["settings=[{name: greedy, temperature: 0}]"], recipe.DEFAULT_CONFIG)
-    assert greedy.settings[0].params(max_tokens=16).temperature == 0.0
+    assert greedy.settings[0].sampling_params(max_tokens=16).temperature == 0.0
     with pytest.raises(ConfigError, match="max_tokens"):
         parse_cli(recipe.EvalConfig, ["max_token=5"], recipe.DEFAULT_CONFIG)
     assert recipe._as_list("runs/a, runs/b") == ["runs/a", "runs/b"]
