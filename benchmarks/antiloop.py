@@ -3,7 +3,7 @@
 Does anti-loop DPO remove doom loops without costing tool-call accuracy? Writes
 benchmarks/results/antiloop.md.
 
-1. Starting policy. A briefly trained tiny model hardly loops (notes/tiny-model-learning.md), so
+1. Starting policy. A briefly trained tiny model hardly loops (0% after SFT in benchmarks/results/pipeline_full.md), so
    the benchmark makes a loop-prone one in a controlled way: it continues SFT from the base model
    on env tasks (calls and free-text replies) where a known share (`--loop-share`, default 80%) of
    the reference replies degenerate into repetition: the reply, then its first sentence repeated

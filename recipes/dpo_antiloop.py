@@ -3,7 +3,8 @@
 (`python recipes/dpo_antiloop.py` works too.) Anti-loop DPO: semi-online, length-normalized DPO on
 pairs chosen by a jury from the policy's own rollouts.
 
-1. Start from `model` (default: the SFT stage's embedded default output, built first if missing).
+1. Start from `model` (default: the SFT recipe's output folder; a missing folder is an error naming
+   the command that makes it).
 2. Build the jury: the rule judges (loop veto, judge-addressing veto, tool-call correctness, length
    sanity) plus every LLM judge listed under `jury.llm_judges` that answers a probe. Unreachable
    ones are logged and left out; with none reachable the run says so and uses the rule judges only,
@@ -17,7 +18,8 @@ pairs chosen by a jury from the policy's own rollouts.
       the policy at the start of the round; save round_<r>/model.
 4. The last round's model is written to `<output_dir>/model`.
 
-Resuming: each round's pairs and model are saved atomically (temp folder + rename). A rerun skips
+Resuming: each round's pairs and model are saved atomically with a hash manifest
+(rlkit.train.checkpoint: temp folder + rename, the old folder kept until the new one is in place). A rerun skips
 finished rounds, reuses the saved pairs of an interrupted round (same pairs, not resampled) and
 retrains that round from the previous round's model. With several processes only the main one
 samples and judges; the others load its saved pairs.
@@ -38,8 +40,11 @@ from accelerate import PartialState
 from datasets import load_from_disk
 
 from rlkit.chat import ToolStyle
+from rlkit.chat_format import ChatFormat
 from rlkit.config import parse_cli, save_config
+from rlkit.train.checkpoint import is_complete_checkpoint, read_recipe_state, save_checkpoint_atomic
 from rlkit.train.distributed import close_processes, process_state
+from rlkit.train.tracking import TrackingSettings, log_metrics, tracked_run
 from rlkit.dpo.trainer import DPOSettings, make_dpo_trainer
 from rlkit.jury import JudgeCache, Jury, LengthJudge, LLMJudge, default_rule_judges
 from rlkit.model import add_vllm_config_fields, cache_root, load_model_and_tokenizer, require_stage_input, resolve_model_path
@@ -88,6 +93,7 @@ class DPORecipeConfig:
 
     model: str = "runs/sft/model"  # the SFT recipe's default output
     tool_style: ToolStyle = "compact"
+    chat_format: ChatFormat = "auto"  # auto | lfm2 | native: how a template that drops tool calls is handled (rlkit.chat_format)
     output_dir: str = "runs/dpo_antiloop"
     rounds: int = 2
     data: TaskSource = field(default_factory=lambda: TaskSource(kind="all", num_rows=48))
@@ -95,6 +101,7 @@ class DPORecipeConfig:
     jury: JurySettings = field(default_factory=JurySettings)
     train: DPOSettings = field(default_factory=DPOSettings)
     rollout_batch_size: int = 16
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)  # used when train.report_to is wandb
 
 
 def build_jury(settings: JurySettings) -> Jury:
@@ -131,38 +138,32 @@ def build_jury(settings: JurySettings) -> Jury:
     )
 
 
-def atomic_publish(tmp: Path, target: Path) -> None:
-    """Rename a finished temp folder into place, so a killed run never leaves a half-written one."""
-    if target.exists():
-        shutil.rmtree(target)
-    os.rename(tmp, target)
-
-
 def round_pairs(config: DPORecipeConfig, round_index: int, policy_path: str, jury: Jury | None, state: PartialState):
     """This round's pairs: loaded if saved (resume), else sampled and judged by the main process."""
     pairs_dir = Path(config.output_dir) / f"round_{round_index}" / "pairs"
     with state.main_process_first():  # the main process builds and saves; the others then load
-        if not (pairs_dir / "dataset_info.json").is_file():
+        if not is_complete_checkpoint(pairs_dir):  # not built yet, or damaged by a kill
             if not state.is_main_process:
                 raise RuntimeError(f"{pairs_dir} missing after the main process built it")
-            model, tokenizer = load_model_and_tokenizer(policy_path)
+            model, tokenizer = load_model_and_tokenizer(policy_path, chat_format=config.chat_format)
             model.eval()
             engine = HFRollout(model, tokenizer, config.tool_style, batch_size=config.rollout_batch_size)
             source = TaskSource(**{**vars(config.data), "seed": config.data.seed + round_index})
             rows = load_task_rows(source)
             sampling = PairSettings(**{**vars(config.sampling), "seed": config.sampling.seed + 1000 * round_index})
             build = build_pairs(rows, engine, jury, tokenizer, sampling, config.tool_style)
-            tmp = pairs_dir.with_name("pairs.tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            build.pairs.save_to_disk(str(tmp))
-            with open(tmp / "audit.jsonl", "w") as f:
-                for record in build.audit:
-                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
             report = {**build.report.as_dict(), "jury": jury.stats.as_dict(), "llm_judges": llm_stats(jury)}
-            (tmp / "report.json").write_text(json.dumps(report, indent=2))
-            atomic_publish(tmp, pairs_dir)
+
+            def write_pairs(folder: Path) -> None:
+                build.pairs.save_to_disk(str(folder))
+                with open(folder / "audit.jsonl", "w") as f:
+                    for record in build.audit:
+                        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                (folder / "report.json").write_text(json.dumps(report, indent=2))
+
+            save_checkpoint_atomic(pairs_dir, write_pairs, {"round": round_index, "pairs": len(build.pairs)})
             log.info("round %d pairs: %s", round_index, json.dumps(build.report.as_dict()))
-        if json.loads((pairs_dir / "report.json").read_text())["pairs"] == 0:
+        if read_recipe_state(pairs_dir)["pairs"] == 0:
             return empty_pairs()  # datasets cannot load a saved dataset with no rows
         return load_from_disk(str(pairs_dir))
 
@@ -179,17 +180,29 @@ def train_round(config: DPORecipeConfig, round_index: int, policy_path: str, pai
     if len(pairs) == 0:
         log.warning("round %d has no pairs (see its report): the policy is carried over unchanged", round_index)
         return Path(policy_path)
-    model, tokenizer = load_model_and_tokenizer(policy_path)
+    model, tokenizer = load_model_and_tokenizer(policy_path, chat_format=config.chat_format)
     trainer = make_dpo_trainer(model, tokenizer, pairs, config.train, str(round_dir / "trainer"))
     trainer.train()
-    tmp = round_dir / "model.tmp"
-    trainer.save_model(str(tmp))
+    # Every process takes part in save_model (sharded states are gathered); the main one then
+    # publishes the folder atomically, so a kill never leaves a half-written round model.
+    written = round_dir / "model.written"
     if state.is_main_process:
-        tokenizer.save_pretrained(str(tmp))
-        add_vllm_config_fields(tmp)
-        atomic_publish(tmp, model_dir)
+        shutil.rmtree(written, ignore_errors=True)  # left by a killed run
+    state.wait_for_everyone()
+    trainer.save_model(str(written))
+    if state.is_main_process:
+        tokenizer.save_pretrained(str(written))
+        add_vllm_config_fields(written)
+        save_checkpoint_atomic(model_dir, lambda folder: move_contents(written, folder), {"round": round_index})
     state.wait_for_everyone()
     return model_dir
+
+
+def move_contents(source: Path, target: Path) -> None:
+    """Move every entry of `source` into `target` and remove `source` (same file system: renames)."""
+    for entry in source.iterdir():
+        os.replace(entry, target / entry.name)
+    source.rmdir()
 
 
 def main(config: DPORecipeConfig) -> Path:
@@ -204,26 +217,28 @@ def main(config: DPORecipeConfig) -> Path:
     policy = require_stage_input(config.model, made_by="python recipes/sft.py")
     jury = build_jury(config.jury) if state.is_main_process else None
 
-    for r in range(config.rounds):
-        round_dir = output_dir / f"round_{r}"
-        done = round_dir / "done.json"
-        if done.is_file():
-            policy = json.loads(done.read_text())["model"]
-            log.info("round %d already finished: continuing from %s", r, policy)
-            continue
-        pairs = round_pairs(config, r, policy, jury, state)
-        log.info("round %d: training on %d pairs from %s", r, len(pairs), policy)
-        policy = str(train_round(config, r, policy, pairs, state))
-        if state.is_main_process:
-            done.write_text(json.dumps({"round": r, "model": policy, "pairs": len(pairs)}))
-        state.wait_for_everyone()
+    # One tracked run for all rounds: each round's trainer logs into it, with the pair reports beside.
+    with tracked_run(config.tracking, config, output_dir, enabled=config.train.report_to == "wandb") as run:
+        for r in range(config.rounds):
+            round_dir = output_dir / f"round_{r}"
+            done = round_dir / "done.json"
+            if done.is_file():
+                policy = json.loads(done.read_text())["model"]
+                log.info("round %d already finished: continuing from %s", r, policy)
+                continue
+            pairs = round_pairs(config, r, policy, jury, state)
+            if state.is_main_process:
+                log_metrics(run, json.loads((round_dir / "pairs" / "report.json").read_text()), prefix=f"pairs/round_{r}/")
+            log.info("round %d: training on %d pairs from %s", r, len(pairs), policy)
+            policy = str(train_round(config, r, policy, pairs, state))
+            if state.is_main_process:
+                done.write_text(json.dumps({"round": r, "model": policy, "pairs": len(pairs)}))
+            state.wait_for_everyone()
 
     final = output_dir / "model"
     if state.is_main_process:
-        tmp = output_dir / "model.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(resolve_model_path(policy), tmp)
-        atomic_publish(tmp, final)
+        source = resolve_model_path(policy)
+        save_checkpoint_atomic(final, lambda folder: shutil.copytree(source, folder, dirs_exist_ok=True), {"rounds": config.rounds})
         log.info("anti-loop DPO model saved to %s", final)
     state.wait_for_everyone()
     return final

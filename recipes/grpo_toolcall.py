@@ -3,8 +3,8 @@
 GRPO with verifiable tool-call rewards: TRL's GRPOTrainer (via rlkit.grpo.ToolCallGRPOTrainer,
 which adds rollout metrics and dynamic sampling) on env tasks, distil JSONL or BFCL rows.
 
-1. Load the policy: `model` if given, else the embedded default output of the stage before GRPO
-   (anti-loop DPO, or SFT while the DPO recipe is missing; built on first use, logged).
+1. Load the policy `model` (default: the DPO recipe's output folder; a missing folder is an error
+   naming the command that makes it).
 2. Tasks. `task: single_turn`: each row's conversation up to the next assistant call, rendered as
    text with rlkit.chat.render_prompt (tool list in the system turn in `tool_style`, exactly as SFT
    and eval render it); rewards compare the completion's calls with the row's reference `answer`.
@@ -32,6 +32,7 @@ import torch
 from trl import GRPOConfig
 
 from rlkit.chat import ToolStyle, render_prompt
+from rlkit.chat_format import ChatFormat
 from rlkit.train.checkpoint import ManifestCallback, resumable_trainer_checkpoint
 from rlkit.config import parse_cli, save_config
 from rlkit.train.distributed import close_processes
@@ -43,6 +44,7 @@ from rlkit.rollout import make_rollout_engine
 from rlkit.rollout.base import Decoding
 from rlkit.rewards import NgramRepetitionPenalty, format_reward, tool_call_reward
 from rlkit.data.sources import TaskSource, load_task_rows
+from rlkit.train.tracking import TrackingSettings, tracked_run
 
 log = logging.getLogger("recipes.grpo_toolcall")
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "grpo_toolcall.yaml"
@@ -105,6 +107,7 @@ class GRPORecipeConfig:
 
     model: str = "runs/dpo_antiloop/model"  # the DPO recipe's default output
     tool_style: ToolStyle = "compact"
+    chat_format: ChatFormat = "auto"  # auto | lfm2 | native: how a template that drops tool calls is handled (rlkit.chat_format)
     output_dir: str = "runs/grpo"
     task: Literal["single_turn", "multi_turn"] = "single_turn"
     data: TaskSource = field(default_factory=lambda: TaskSource(kind="next_call", num_rows=1000, seed=1))
@@ -113,56 +116,52 @@ class GRPORecipeConfig:
     dynamic_sampling: DynamicSamplingSettings = field(default_factory=DynamicSamplingSettings)
     train: GRPOTrainSettings = field(default_factory=GRPOTrainSettings)
     lora: LoraSettings = field(default_factory=LoraSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)  # used when train.report_to is wandb
 
 
-def main(config: GRPORecipeConfig) -> Path:
-    """Train and return the folder of the saved (merged) policy."""
-    os.environ.setdefault("WANDB_MODE", "offline")
-    if config.train.num_threads:
-        torch.set_num_threads(config.train.num_threads)
-    output_dir = Path(config.output_dir)
-    require_stage_input(config.model, made_by="accelerate launch recipes/dpo_antiloop.py")
-    save_config(config, output_dir / "config.yaml")
-    model, tokenizer = load_model_and_tokenizer(config.model)
+def tasks_and_rewards(config: GRPORecipeConfig, tokenizer):
+    """The prompt rows, the reward functions with their weights (same order), and the env factory.
 
-    # Tasks and rewards (weights in the same order). Single-turn prompts are rendered exactly as SFT
-    # and eval render them; answer/tools columns go to the rewards. Multi-turn rollouts are scored by
-    # the env's final-state verifier (TRL appends it as the last reward; it gets the tool_call weight).
+    Single-turn prompts are rendered exactly as SFT and eval render them; the rows' answer/tools
+    columns go to the rewards. Multi-turn rollouts run in the env adapter, whose own final-state
+    reward TRL adds after these (with weight 1, so the adapter applies `rewards.tool_call` itself).
+    """
     weights = config.rewards
-    reward_funcs = [NgramRepetitionPenalty(n=weights.repetition_n), format_reward]
-    reward_weights = [weights.repetition, weights.format]
+    rewards = [(NgramRepetitionPenalty(n=weights.repetition_n), weights.repetition), (format_reward, weights.format)]
     if config.task == "single_turn":
         rows = load_task_rows(config.data).map(
             lambda row: {"prompt": render_prompt(tokenizer, row["messages"], row["tools"], config.tool_style)},
             remove_columns=["messages"],
         )
-        environment_factory = None
-        reward_funcs.insert(0, tool_call_reward)
-        reward_weights.insert(0, weights.tool_call)
-    else:
-        if config.data.source != "env":
-            raise ValueError("task: multi_turn needs data.source: env (the env runs the calls)")
-        from rlkit.envs.trl_adapter import environment_factory as env_factory, grpo_dataset
+        return rows, [(tool_call_reward, weights.tool_call), *rewards], None
+    if config.data.source != "env":
+        raise ValueError("task: multi_turn needs data.source: env (the env runs the calls)")
+    from rlkit.envs.trl_adapter import environment_factory, grpo_dataset
 
-        data = config.data
-        rows = grpo_dataset(data.env, data.split, data.num_rows, data.seed)
-        environment_factory = env_factory(data.env)
+    data = config.data
+    rows = grpo_dataset(data.env, data.split, data.num_rows, data.seed)
+    return rows, rewards, environment_factory(data.env, reward_weight=weights.tool_call)
 
-    # Rollouts: TRL's HF generate, or an rlkit engine that receives the policy's weights every step.
+
+def engine_rollout_func(config: GRPORecipeConfig, model, tokenizer) -> EngineRolloutFunc | None:
+    """None for TRL's own HF generate; else an rlkit engine that receives the policy's weights every step."""
     rollout = config.rollout
-    rollout_func = None
-    if rollout.backend != "hf":
-        if config.task == "multi_turn":
-            raise ValueError("rollout.backend other than hf works with task: single_turn only (TRL runs tool loops itself)")
-        if config.lora.enabled and rollout.backend.startswith("vllm"):
-            raise ValueError("lora.enabled with rollout.backend vllm_*: adapters are not synced to vLLM; train full weights or use rollout.backend=hf")
-        engine_backend = {"rlkit_hf": "hf", "vllm_colocate": "vllm", "vllm_server": "vllm_server"}[rollout.backend]
-        options = {"base_url": rollout.server_url, "served_model": rollout.served_model} if engine_backend == "vllm_server" else {}
-        engine = make_rollout_engine(engine_backend, model, tokenizer, tool_style=config.tool_style, **options)
-        rollout_func = EngineRolloutFunc(engine, tokenizer, rollout.sampling_params(rollout.max_completion_length))
+    if rollout.backend == "hf":
+        return None
+    if config.task == "multi_turn":
+        raise ValueError("rollout.backend other than hf works with task: single_turn only (TRL runs tool loops itself)")
+    if config.lora.enabled and rollout.backend.startswith("vllm"):
+        raise ValueError("lora.enabled with rollout.backend vllm_*: adapters are not synced to vLLM; train full weights or use rollout.backend=hf")
+    engine_backend = {"rlkit_hf": "hf", "vllm_colocate": "vllm", "vllm_server": "vllm_server"}[rollout.backend]
+    options = {"base_url": rollout.server_url, "served_model": rollout.served_model} if engine_backend == "vllm_server" else {}
+    engine = make_rollout_engine(engine_backend, model, tokenizer, tool_style=config.tool_style, **options)
+    return EngineRolloutFunc(engine, tokenizer, rollout.sampling_params(rollout.max_completion_length))
 
-    train = config.train
-    args = GRPOConfig(
+
+def grpo_args(config: GRPORecipeConfig, reward_weights: list[float]) -> GRPOConfig:
+    """TRL's GRPOConfig from the recipe's rollout and train sections."""
+    rollout, train, output_dir = config.rollout, config.train, Path(config.output_dir)
+    return GRPOConfig(
         output_dir=str(output_dir),
         max_steps=train.max_steps,
         per_device_train_batch_size=train.prompts_per_step * rollout.num_generations,
@@ -189,27 +188,39 @@ def main(config: GRPORecipeConfig) -> Path:
         gradient_checkpointing=False,
         use_cpu=not torch.cuda.is_available(),
     )
+
+
+def main(config: GRPORecipeConfig) -> Path:
+    """Train and return the folder of the saved (merged) policy."""
+    os.environ.setdefault("WANDB_MODE", "offline")
+    if config.train.num_threads:
+        torch.set_num_threads(config.train.num_threads)
+    output_dir = Path(config.output_dir)
+    require_stage_input(config.model, made_by="accelerate launch recipes/dpo_antiloop.py")
+    save_config(config, output_dir / "config.yaml")
+    model, tokenizer = load_model_and_tokenizer(config.model, chat_format=config.chat_format)
+
+    rows, rewards, environment_factory = tasks_and_rewards(config, tokenizer)
     trainer = ToolCallGRPOTrainer(
         model=model,
-        reward_funcs=reward_funcs,
-        args=args,
+        reward_funcs=[func for func, _ in rewards],
+        args=grpo_args(config, [weight for _, weight in rewards]),
         train_dataset=rows,
         processing_class=tokenizer,
-        peft_config=peft_config(config.lora),
+        peft_config=peft_config(config.lora, model, tokenizer),
         environment_factory=environment_factory,
-        rollout_func=rollout_func,
+        rollout_func=engine_rollout_func(config, model, tokenizer),
         dynamic_sampling=config.dynamic_sampling.enabled,
         max_refills=config.dynamic_sampling.max_refills,
         end_of_turn_id=end_of_turn_id(tokenizer),
         tool_style=config.tool_style,
         callbacks=[ManifestCallback()],  # seals each checkpoint-N so a half-written one is never resumed
     )
-    if environment_factory is not None:
-        trainer.reward_weights[-1] = weights.tool_call  # the env verifier's reward (TRL gives it weight 1)
-    checkpoint = resumable_trainer_checkpoint(output_dir) if train.save_steps else None
+    checkpoint = resumable_trainer_checkpoint(output_dir) if config.train.save_steps else None
     if checkpoint:
         log.info("resuming GRPO from %s", checkpoint)
-    trainer.train(resume_from_checkpoint=checkpoint)
+    with tracked_run(config.tracking, config, output_dir, enabled=config.train.report_to == "wandb"):
+        trainer.train(resume_from_checkpoint=checkpoint)
 
     (output_dir / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
     model_dir = save_merged(trainer.model, tokenizer, output_dir / "model")

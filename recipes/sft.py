@@ -27,7 +27,9 @@ import torch
 from trl import SFTConfig, SFTTrainer
 
 from rlkit.chat import ToolStyle
+from rlkit.chat_format import ChatFormat
 from rlkit.train.checkpoint import ManifestCallback, resumable_trainer_checkpoint
+from rlkit.train.tracking import TrackingSettings, log_metrics, tracked_run
 from rlkit.config import ConfigError, parse_cli, save_config
 from rlkit.train.distributed import close_processes
 from rlkit.train.lora import LoraSettings, peft_config, save_merged
@@ -68,10 +70,12 @@ class SFTRecipeConfig:
 
     model: str = "tiny-lfm2"
     tool_style: ToolStyle = "compact"
+    chat_format: ChatFormat = "auto"  # auto | lfm2 | native: how a template that drops tool calls is handled (rlkit.chat_format)
     output_dir: str = "runs/sft"
     data: TaskSource = field(default_factory=lambda: TaskSource(kind="episode", num_rows=3000))
     train: SFTTrainSettings = field(default_factory=SFTTrainSettings)
     lora: LoraSettings = field(default_factory=LoraSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)  # used when train.report_to is wandb
 
 
 def main(config: SFTRecipeConfig) -> Path:
@@ -82,7 +86,7 @@ def main(config: SFTRecipeConfig) -> Path:
     output_dir = Path(config.output_dir)
     save_config(config, output_dir / "config.yaml")
 
-    model, tokenizer = load_model_and_tokenizer(config.model)
+    model, tokenizer = load_model_and_tokenizer(config.model, chat_format=config.chat_format)
     if config.train.packing and model.config.model_type == "lfm2" and importlib.util.find_spec("causal_conv1d") is None:
         # transformers would fail at the first step: the short-conv layers cannot keep packed
         # sequences apart without the causal_conv1d kernel (a CUDA package).
@@ -119,13 +123,16 @@ def main(config: SFTRecipeConfig) -> Path:
         args=args,
         train_dataset=train_set,
         processing_class=tokenizer,
-        peft_config=peft_config(config.lora),
+        peft_config=peft_config(config.lora, model, tokenizer),
         callbacks=[ManifestCallback()],  # seals each checkpoint-N so a half-written one is never resumed
     )
     checkpoint = resumable_trainer_checkpoint(output_dir) if train.save_steps else None
     if checkpoint:
         log.info("resuming SFT from %s", checkpoint)
-    trainer.train(resume_from_checkpoint=checkpoint)
+    # The Trainer's wandb callback logs into this run (redacted config) instead of opening its own.
+    with tracked_run(config.tracking, config, output_dir, enabled=train.report_to == "wandb") as run:
+        log_metrics(run, {"conversations": report.kept, "skipped": sum(report.skipped.values())}, prefix="sft_data/")
+        trainer.train(resume_from_checkpoint=checkpoint)
 
     (output_dir / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
     model_dir = save_merged(trainer.model, tokenizer, output_dir / "model")

@@ -1,4 +1,4 @@
-"""Load a model + tokenizer, and build the embedded default: `tiny-lfm2`.
+"""Load a model + tokenizer, and build the embedded default: `tiny-lfm2` (`smollm2-135m`: rlkit/smollm2.py).
 
 `tiny-lfm2` is a real `Lfm2ForCausalLM` (conv + attention layers, ~1.3M parameters) with a byte-level
 BPE tokenizer trained offline on text the project generates, the LFM2 special tokens, and TRL's
@@ -7,7 +7,7 @@ corpus) and cached under `$RLKIT_CACHE_DIR` (default `~/.cache/rlkit`) in a fold
 that recipe, so changing the recipe builds a new model instead of reusing a stale one.
 
 Shape choices: hidden 128 with 4 heads gives head dimension 32, the smallest vLLM's CPU attention
-accepts; a 1.3M model learns far more per CPU minute than a 5M one (notes/tiny-model-learning.md).
+accepts; a 1.3M model learns far more per CPU minute than a 5M one (measured on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -25,28 +25,16 @@ from typing import Any
 import torch
 
 from rlkit.chat import chat_template
+from rlkit.chat_format import LFM2_SPECIAL_TOKENS, ChatFormat, ensure_chat_format
+from rlkit.smollm2 import SMOLLM2_NAME, ensure_smollm2
 
 log = logging.getLogger(__name__)
 
 TINY_NAME = "tiny-lfm2"
+NAMED_MODELS = (TINY_NAME, SMOLLM2_NAME)
 
 # Same order as the real LFM2 vocabulary, so ids match: pad 0, bos 1, <|im_end|> 7.
-SPECIAL_TOKENS = [
-    "<|pad|>",
-    "<|startoftext|>",
-    "<|endoftext|>",
-    "<|fim_pre|>",
-    "<|fim_mid|>",
-    "<|fim_suf|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|tool_list_start|>",
-    "<|tool_list_end|>",
-    "<|tool_call_start|>",
-    "<|tool_call_end|>",
-    "<|tool_response_start|>",
-    "<|tool_response_end|>",
-]
+SPECIAL_TOKENS = LFM2_SPECIAL_TOKENS
 
 
 @dataclass(frozen=True)
@@ -155,7 +143,7 @@ def build_tiny_lfm2(recipe: TinyLfm2Recipe, out_dir: Path, corpus: list[str]) ->
 
 
 def add_vllm_config_fields(model_dir: Path) -> None:
-    """Write the LFM2 fields vLLM's loader reads but transformers does not save (notes/vllm-cpu.md)."""
+    """Write the LFM2 fields vLLM's loader reads but transformers does not save (its CPU build needs them)."""
     path = Path(model_dir) / "config.json"
     config = json.loads(path.read_text())
     if config.get("model_type") != "lfm2":
@@ -192,9 +180,11 @@ def ensure_tiny_lfm2(recipe: TinyLfm2Recipe | None = None) -> Path:
 
 
 def resolve_model_path(name: str) -> str:
-    """`tiny-lfm2` → its cached folder; a local path or Hub id is returned unchanged."""
+    """`tiny-lfm2` / `smollm2-135m` → its cached folder (built on first use); a local path or Hub id is returned unchanged."""
     if name == TINY_NAME:
         return str(ensure_tiny_lfm2())
+    if name == SMOLLM2_NAME:
+        return str(ensure_smollm2(cache_root()))
     return name
 
 
@@ -204,14 +194,20 @@ def require_stage_input(model: str, made_by: str) -> str:
     A stage never trains the stages before it by itself: run them (or `recipes/pipeline.py`) first.
     """
     looks_local = model.startswith((".", "/", "~")) or model.count("/") != 1
-    if model != TINY_NAME and looks_local and not Path(model).expanduser().is_dir():
+    if model not in NAMED_MODELS and looks_local and not Path(model).expanduser().is_dir():
         raise FileNotFoundError(f"model={model!r} does not exist: make it with `{made_by}`, or pass model=<folder or Hub id>")
     log.info("starting from model %s", model)
     return model
 
 
-def load_model_and_tokenizer(name: str = TINY_NAME, dtype: torch.dtype = torch.float32, **model_kwargs: Any):
-    """A causal LM and its tokenizer from `tiny-lfm2`, a local folder, or a Hub id."""
+def load_model_and_tokenizer(
+    name: str = TINY_NAME, dtype: torch.dtype = torch.float32, chat_format: ChatFormat = "auto", **model_kwargs: Any
+):
+    """A causal LM and its tokenizer (a named model, a local folder, or a Hub id) whose chat template keeps tool calls.
+
+    `chat_format` (rlkit.chat_format): the template is probed before anything trains or samples;
+    `auto` grafts the LFM2 tool-call format onto one that drops calls, `native` refuses it.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model_path(name)
@@ -219,7 +215,7 @@ def load_model_and_tokenizer(name: str = TINY_NAME, dtype: torch.dtype = torch.f
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **model_kwargs)
-    return model, tokenizer
+    return ensure_chat_format(model, tokenizer, chat_format, name)
 
 
 def end_of_turn_id(tokenizer: Any) -> int:
@@ -237,6 +233,7 @@ def file_digest(path: str | Path) -> str:
 
 __all__ = [
     "TINY_NAME",
+    "NAMED_MODELS",
     "SPECIAL_TOKENS",
     "TinyLfm2Recipe",
     "build_tiny_lfm2",

@@ -6,7 +6,8 @@ signature and Google-style docstring (`transformers.utils.get_json_schema`; enum
 "(choices: [...])"), calls `method(**arguments)` for each parsed call and appends `str(result)` as
 the tool message. `reset(**row)` gets every dataset column of the example before generation and may
 return text to append to the last user message; `get_reward()`, when defined, scores the finished
-rollout and is added to the rewards with weight 1.
+rollout and is added to the rewards with weight 1, so the adapter applies the env reward's weight
+itself (`environment_factory(env, reward_weight)`).
 
 Usage::
 
@@ -16,8 +17,10 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
+from typing import Callable
 
 from rlkit.envs.base import ToolEnv
 from rlkit.envs.registry import ENVS, generate_tasks, make_env
@@ -31,7 +34,8 @@ class TRLEnvAdapter:
 
     env_name = ""
 
-    def __init__(self) -> None:
+    def __init__(self, reward_weight: float = 1.0) -> None:
+        self.reward_weight = reward_weight
         self._env: ToolEnv = make_env(self.env_name)
         self._row: dict = {}
         self._calls: list[ToolCall] = []
@@ -52,13 +56,13 @@ class TRLEnvAdapter:
         return responses[0]
 
     def get_reward(self) -> float:
-        """1.0 when the rollout leaves the reference final state (see rlkit.envs.verify.replay_reward)."""
+        """`reward_weight` when the rollout leaves the reference final state (rlkit.envs.verify.replay_reward)."""
         if not self._row:
             return 0.0
         row = dict(self._row, messages=self._row.get("prompt") or self._row.get("messages") or [])
         steps = json.loads(row.get("reference_steps") or "[]") or [json.loads(row["answer"])]
         reference = [[ToolCall(c["name"], c["arguments"]) for c in step] for step in steps]
-        return replay_reward(row, self._calls, self._env.state(), reference)
+        return self.reward_weight * replay_reward(row, self._calls, self._env.state(), reference)
 
 
 def _tool_method(schema: dict):
@@ -104,9 +108,9 @@ ShellForTRL = adapter_class("shell")
 ADAPTERS = {"smart_home": SmartHomeForTRL, "banking": BankingForTRL, "shell": ShellForTRL}
 
 
-def environment_factory(env_name: str) -> type[TRLEnvAdapter]:
-    """The `environment_factory` for GRPOTrainer (a class: calling it makes a fresh adapter)."""
-    return ADAPTERS[env_name]
+def environment_factory(env_name: str, reward_weight: float = 1.0) -> Callable[[], TRLEnvAdapter]:
+    """The `environment_factory` for GRPOTrainer: each call makes a fresh adapter with that reward weight."""
+    return functools.partial(ADAPTERS[env_name], reward_weight=reward_weight)
 
 
 def grpo_dataset(env_name: str, split: str, n: int, seed: int):

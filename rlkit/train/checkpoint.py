@@ -2,8 +2,8 @@
 
 Two ways to get a checkpoint that can be trusted:
 
-* `save_checkpoint_atomic(target, write)` — for state a recipe owns (DPO round, pair files, RNG
-  states): `write` fills a temporary folder beside `target`, a manifest with every file's size and
+* `save_checkpoint_atomic(target, write)` — for state a recipe owns (the DPO recipe's pairs and
+  round models): `write` fills a temporary folder beside `target`, a manifest with every file's size and
   SHA-256 is added, and only then is the folder renamed to `target`. A crash leaves a `.tmp-*`
   folder that is never mistaken for a checkpoint.
 * `ManifestCallback` — for the `checkpoint-N` folders a transformers/TRL `Trainer` writes in place
@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import os
-import random
 import re
 import shutil
 import time
@@ -29,8 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 from transformers import TrainerCallback
 
 log = logging.getLogger(__name__)
@@ -99,6 +96,17 @@ def verify_checkpoint(directory: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def is_complete_checkpoint(directory: str | Path) -> bool:
+    """Whether `directory` is a verified checkpoint; an existing but broken one is logged as such."""
+    try:
+        verify_checkpoint(directory)
+    except CheckpointError as err:
+        if Path(directory).exists():
+            log.warning("not reusing %s: %s", directory, err)
+        return False
+    return True
+
+
 def save_checkpoint_atomic(
     target: str | Path, write: Callable[[Path], None], recipe_state: dict[str, Any] | None = None
 ) -> Path:
@@ -157,31 +165,6 @@ def resumable_trainer_checkpoint(output_dir: str | Path) -> str | None:
 def read_recipe_state(checkpoint: str | Path) -> dict[str, Any]:
     """The recipe state recorded in a verified checkpoint's manifest."""
     return verify_checkpoint(checkpoint).get("recipe_state", {})
-
-
-def capture_rng_state() -> dict[str, Any]:
-    """Python, NumPy and torch (CPU, every CUDA device) RNG states as JSON-able values."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    version, internal, gauss = random.getstate()
-    state: dict[str, Any] = {
-        "python": [version, list(internal), gauss],
-        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
-        "torch_cpu": torch.get_rng_state().tolist(),
-    }
-    if torch.cuda.is_available():
-        state["torch_cuda"] = [s.tolist() for s in torch.cuda.get_rng_state_all()]
-    return state
-
-
-def restore_rng_state(state: dict[str, Any]) -> None:
-    """Inverse of `capture_rng_state`."""
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(torch.tensor(state["torch_cpu"], dtype=torch.uint8))
-    if "torch_cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in state["torch_cuda"]])
 
 
 class ManifestCallback(TrainerCallback):

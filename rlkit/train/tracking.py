@@ -153,6 +153,24 @@ def start_run(settings: TrackingSettings, config: Any, output_dir: str | Path) -
     return run
 
 
+@contextlib.contextmanager
+def tracked_run(settings: TrackingSettings, config: Any, output_dir: str | Path, enabled: bool = True) -> Iterator[Any | None]:
+    """The one tracking path of every recipe: a redacted wandb run around the block (None when off).
+
+    `enabled` is the recipe's own switch (its trainer's `report_to`); only the main process tracks.
+    """
+    from rlkit.train.distributed import process_state
+
+    if not enabled or not process_state().is_main_process:
+        yield None
+        return
+    run = start_run(settings, config, output_dir)
+    try:
+        yield run
+    finally:
+        finish_run(run)
+
+
 def log_metrics(run: Any | None, metrics: Mapping[str, Any], step: int | None = None, prefix: str = "") -> None:
     """Log scalar metrics (e.g. loop_rate, tool_call_accuracy, jury agreement) to the run, if any."""
     if run is None:

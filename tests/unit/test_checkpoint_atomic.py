@@ -12,10 +12,8 @@ import torch
 from rlkit.train.checkpoint import (
     MANIFEST,
     CheckpointError,
-    capture_rng_state,
     find_resumable_checkpoint,
     read_recipe_state,
-    restore_rng_state,
     save_checkpoint_atomic,
     verify_checkpoint,
     write_manifest,
@@ -99,11 +97,3 @@ def test_resume_skips_newer_broken_checkpoints_and_reports_them(tmp_path, caplog
 def test_no_checkpoints_means_fresh_start(tmp_path):
     assert find_resumable_checkpoint(tmp_path / "missing").path is None
     assert find_resumable_checkpoint(tmp_path).path is None
-
-
-def test_rng_state_round_trips_through_json():
-    random.seed(1), np.random.seed(2), torch.manual_seed(3)
-    state = json.loads(json.dumps(capture_rng_state()))
-    first = (random.random(), float(np.random.rand()), torch.rand(3).tolist())
-    restore_rng_state(state)
-    assert (random.random(), float(np.random.rand()), torch.rand(3).tolist()) == first

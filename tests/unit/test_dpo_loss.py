@@ -55,7 +55,7 @@ def models(tiny_model_dir):
 
 
 def test_dpo_config_uses_length_normalized_sigmoid(tmp_path):
-    args = dpo_config(DPOSettings(beta=3.0, steps_per_round=7), str(tmp_path))
+    args = dpo_config(DPOSettings(beta=3.0, steps_per_round=7, sft_weight=0.0), str(tmp_path))
     assert args.loss_type == ["sigmoid_norm"] and args.beta == 3.0 and args.max_steps == 7
 
 
@@ -83,7 +83,7 @@ def test_sigmoid_norm_loss_matches_hand_computation(models, tmp_path):
     policy, ref, tokenizer = models
     pairs = Dataset.from_dict({"prompt": ["<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"],
                                "chosen": ["ok<|im_end|>"], "rejected": ["no no no<|im_end|>"], "task_id": ["t"]})
-    trainer = make_dpo_trainer(policy, tokenizer, pairs, DPOSettings(beta=BETA, report_to="none"), str(tmp_path), ref_model=ref)
+    trainer = make_dpo_trainer(policy, tokenizer, pairs, DPOSettings(beta=BETA, report_to="none", sft_weight=0.0), str(tmp_path), ref_model=ref)
     assert "task_id" not in trainer.train_dataset.column_names  # audit columns never reach TRL
     loss = _trainer_loss(trainer, tokenizer)
     hand = _hand_loss(policy, ref)
