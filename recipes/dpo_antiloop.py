@@ -44,7 +44,7 @@ from rlkit.chat_format import ChatFormat
 from rlkit.config import parse_cli, save_config
 from rlkit.train.checkpoint import is_complete_checkpoint, read_recipe_state, save_checkpoint_atomic
 from rlkit.train.distributed import close_processes, process_state
-from rlkit.train.tracking import TrackingSettings, log_metrics, tracked_run
+from rlkit.train.tracking import TrackingSettings, log_metrics, tracked_run, write_metrics
 from rlkit.dpo.trainer import DPOSettings, make_dpo_trainer
 from rlkit.jury import JudgeCache, Jury, LengthJudge, LLMJudge, default_rule_judges
 from rlkit.model import add_vllm_config_fields, cache_root, load_model_and_tokenizer, require_stage_input, resolve_model_path
@@ -234,6 +234,11 @@ def main(config: DPORecipeConfig) -> Path:
             if state.is_main_process:
                 done.write_text(json.dumps({"round": r, "model": policy, "pairs": len(pairs)}))
             state.wait_for_everyone()
+        if state.is_main_process:  # what launch/sweep.py tabulates: each round's pair counts
+            reports = {f"round_{r}": json.loads((output_dir / f"round_{r}" / "pairs" / "report.json").read_text())
+                       for r in range(config.rounds) if (output_dir / f"round_{r}" / "pairs" / "report.json").is_file()}
+            write_metrics(output_dir, {f"{name}/{key}": value for name, report in reports.items()
+                                       for key, value in report.items() if isinstance(value, (int, float))})
 
     final = output_dir / "model"
     if state.is_main_process:

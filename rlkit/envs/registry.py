@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import random
 from typing import Callable
 
@@ -13,7 +12,6 @@ from rlkit.envs.base import Episode, Task, ToolEnv, episode_rng
 from rlkit.envs.shell import ShellEnv
 from rlkit.envs.smart_home import SmartHomeEnv
 
-log = logging.getLogger(__name__)
 
 SPLITS = ("train", "test")
 KINDS = ("next_call", "reply", "episode", "all")
@@ -103,24 +101,3 @@ def sample_corpus(n_per_env: int, seed: int) -> list[str]:
                         lines.extend(str(v) for v in call.arguments.values())
                     lines.extend(step.responses)
     return lines
-
-
-def export_distil(env_name: str, split: str, n: int, seed: int, out_dir: str) -> dict[str, int]:
-    """Write `n` next-call tasks as distil JSONL (`<split>.jsonl`) plus `job_description.json`.
-
-    Tasks the format cannot hold (several parallel calls) are skipped, counted and logged.
-    """
-    from pathlib import Path
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    env_class = ENVS[env_name]
-    rows = [t.to_distil() for t in generate_tasks(env_name, split, n, seed, kind="next_call")]
-    kept = [r for r in rows if r is not None]
-    (out / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
-    job = {"task_description": env_class.system_prompt, "tools": env_class.tools}
-    (out / "job_description.json").write_text(json.dumps(job, indent=2), encoding="utf-8")
-    if len(kept) < len(rows):
-        log.info("%s/%s: skipped %d of %d tasks with parallel calls (distil holds one call)",
-                 env_name, split, len(rows) - len(kept), len(rows))
-    return {"written": len(kept), "skipped": len(rows) - len(kept)}

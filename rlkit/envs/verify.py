@@ -25,31 +25,14 @@ def prefix_calls(messages: list[dict]) -> list[list[ToolCall]]:
     return steps
 
 
-def state_after(example: dict, steps: list[list[ToolCall]]) -> dict:
-    """The env state after replaying the row's conversation and then `steps` in a fresh seeded env."""
+def replayed_env(example: dict):
+    """A fresh env seeded as the row's, with the row's conversation so far replayed into it."""
     from rlkit.envs.registry import make_env
 
     env = make_env(example["env"], example["env_seed"])
     for calls in prefix_calls(example["messages"]):
         env.step(calls)
-    for calls in steps:
-        env.step(calls)
-    return env.state()
-
-
-def final_state_check(example: dict, predicted: list[ToolCall] | list[list[ToolCall]],
-                      reference: list[list[ToolCall]] | None = None) -> bool:
-    """True when the predicted calls leave the world as the reference calls do.
-
-    `predicted` is one step (a list of calls) or several steps (a list of lists, e.g. a whole
-    multi-turn rollout); `reference` defaults to the row's `answer` as one step. Different but
-    equivalent sequences (other order, other path spelling, split into steps) pass; read-only
-    calls change nothing, so pair this check with `reference_check` for lookup tasks.
-    """
-    steps = predicted if predicted and isinstance(predicted[0], list) else [predicted]
-    if reference is None:
-        reference = [[ToolCall(c["name"], c["arguments"]) for c in json.loads(example["answer"])]]
-    return state_after(example, steps) == state_after(example, reference)
+    return env
 
 
 def replay_reward(example: dict, made: list[ToolCall], final_state: dict,
@@ -60,13 +43,9 @@ def replay_reward(example: dict, made: list[ToolCall], final_state: dict,
     changes nothing (a lookup, or switching off a light that is already off) cannot show up in the
     state, so the score is then the share of such calls that the rollout also made (BFCL check).
     """
-    from rlkit.envs.registry import make_env
-
     if reference is None:
         reference = [[ToolCall(c["name"], c["arguments"]) for c in json.loads(example["answer"])]]
-    env = make_env(example["env"], example["env_seed"])
-    for calls in prefix_calls(example["messages"]):
-        env.step(calls)
+    env = replayed_env(example)
     invisible = []
     for step in reference:
         for call in step:

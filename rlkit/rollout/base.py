@@ -93,11 +93,6 @@ class RolloutStats:
         if generated:
             log.info("%s rollout: %d tokens in %.1fs (%.0f tok/s)", backend, generated, seconds, generated / seconds)
 
-    @property
-    def tokens_per_second(self) -> float:
-        """Generated tokens per wall-clock second over all calls so far."""
-        return self.tokens / self.seconds if self.seconds > 0 else 0.0
-
 
 class RolloutEngine(Protocol):
     """What every backend provides."""

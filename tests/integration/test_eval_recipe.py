@@ -49,17 +49,6 @@ def test_missing_gguf_model_fails_naming_the_file(tmp_path):
     assert f"{tmp_path / 'm.gguf'}': GGUF file not found" in done.stderr
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread: the machine is shared, and oversubscribed threads make tiny models crawl."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_env_split_with_tiny_model_in_process(tiny_model, one_thread):
     from rlkit.eval import GREEDY, evaluate
     from rlkit.eval.sources import load_env_split

@@ -69,16 +69,6 @@ def toolcall_tiny_dir(tiny_model_dir):
 transformers_server = server_fixture("transformers", model="toolcall_tiny_dir")
 
 
-@pytest.fixture
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def verdicts(result):
     return [(r.example_id, r.kind, r.ok, r.reason, tuple(r.facts_mentioned), r.looped) for r in result.records]
 

@@ -23,17 +23,6 @@ transformers_server = server_fixture("transformers", model="trained_dir")
 vllm_server = server_fixture("vllm", model="trained_dir", max_model_len=512)
 
 
-@pytest.fixture(scope="module")
-def trained_dir(tiny_model_dir):
-    return trained_tiny_checkpoint(tiny_model_dir, cache_root() / f"test-trained-{tiny_model_dir.name}")
-
-
-@pytest.fixture(scope="module")
-def reference(trained_dir):
-    model, tokenizer = load_model_and_tokenizer(str(trained_dir))
-    return HFRollout(model.eval(), tokenizer)
-
-
 def _without_special_tokens(reference, completion):
     body = completion.token_ids[:-1] if completion.finish_reason == "stop" else completion.token_ids
     return reference.tokenizer.decode(body, skip_special_tokens=True)

@@ -22,19 +22,6 @@ PROMPTS = [ChatPrompt(messages) for messages, _ in TRAINING_CHATS] + [ChatPrompt
 
 
 @pytest.fixture(scope="module")
-def trained_dir(tiny_model_dir):
-    return trained_tiny_checkpoint(tiny_model_dir, cache_root() / f"test-trained-{tiny_model_dir.name}")
-
-
-@pytest.fixture(scope="module")
-def reference(trained_dir):
-    """HF generate on the trained checkpoint (never modified)."""
-    model, tokenizer = load_model_and_tokenizer(str(trained_dir))
-    model.eval()
-    return HFRollout(model, tokenizer)
-
-
-@pytest.fixture(scope="module")
 def engine(trained_dir, reference):
     from rlkit.rollout.vllm_engine import VLLMRollout
 

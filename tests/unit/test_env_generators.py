@@ -160,17 +160,6 @@ def test_sample_corpus_is_deterministic_text():
     assert re.search(r"\bwhat'?s\b", text)
 
 
-def test_export_distil_writes_loadable_files(tmp_path):
-    from rlkit.envs.registry import export_distil
-    from rlkit.data.distil import load_distil_jsonl
-
-    counts = export_distil("smart_home", "test", 200, seed=0, out_dir=str(tmp_path))
-    assert counts["skipped"] > 0 and counts["written"] + counts["skipped"] == 200
-    ds = load_distil_jsonl(tmp_path / "test.jsonl")  # job_description.json written beside it
-    assert len(ds) == counts["written"]
-    assert ds[0]["messages"][0]["content"] == ENVS["smart_home"].system_prompt
-
-
 def test_env_classes_satisfy_the_protocol():
     from rlkit.envs.base import Env
 

@@ -5,7 +5,7 @@ import json
 from rlkit.envs.base import Episode, Step, Turn
 from rlkit.envs.registry import generate_tasks
 from rlkit.envs.smart_home import SmartHomeEnv
-from rlkit.envs.verify import final_state_check, reference_check, replay_reward
+from rlkit.envs.verify import reference_check, replay_reward, replayed_env
 from rlkit.toolcall import ToolCall
 
 
@@ -28,6 +28,21 @@ def test_reference_check_accepts_reordered_parallel_calls_and_rejects_wrong_valu
     verdict = reference_check(row, wrong)
     assert not verdict.ok and verdict.reason == "value_not_acceptable"
     assert reference_check(row, TWO_ROOMS[:1]).reason == "wrong_count"
+
+
+def final_state_check(example: dict, predicted: list, reference: list | None = None) -> bool:
+    """True when the predicted calls (one step, or a list of steps) leave the world as the reference does."""
+    steps = predicted if predicted and isinstance(predicted[0], list) else [predicted]
+    if reference is None:
+        reference = [[ToolCall(c["name"], c["arguments"]) for c in json.loads(example["answer"])]]
+    return state_after(example, steps) == state_after(example, reference)
+
+
+def state_after(example: dict, steps: list[list[ToolCall]]) -> dict:
+    env = replayed_env(example)
+    for calls in steps:
+        env.step(calls)
+    return env.state()
 
 
 def test_final_state_accepts_equivalent_sequences():
