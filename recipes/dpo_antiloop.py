@@ -11,7 +11,10 @@ pairs chosen by a jury from the policy's own rollouts.
    unless `jury.require_llm: true`, which makes it stop instead.
 3. For each of `rounds` rounds:
    a. prompts: `data.num_rows` env tasks (calls and free-text replies), new ones each round;
-   b. pairs: K sampled + 1 greedy rollout per prompt from the current policy, ranked by the jury;
+   b. pairs: K sampled + 1 greedy rollout per prompt from the current policy (through the
+      `rollout.backend` engine: hf | vllm | vllm_server | openai | llamacpp, rlkit.rollout.policy_engine;
+      a vLLM engine starts once and gets each round's policy pushed in, checked by verify_sync;
+      llama.cpp gets the round's policy exported to GGUF), ranked by the jury;
       chosen = best, rejected = worst, doom loops always lose, prompts without a clear winner
       skipped and counted (rlkit.dpo.pairs). Saved with the full audit trail in round_<r>/pairs;
    c. train `train.steps_per_round` steps of TRL DPO with `loss_type="sigmoid_norm"`, reference =
@@ -34,12 +37,13 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 from accelerate import PartialState
 from datasets import load_from_disk
 
-from rlkit.chat import ToolStyle
+from rlkit.chat import ToolStyle, render_prompt
 from rlkit.chat_format import ChatFormat
 from rlkit.config import parse_cli, save_config
 from rlkit.train.checkpoint import is_complete_checkpoint, read_recipe_state, save_checkpoint_atomic
@@ -49,7 +53,7 @@ from rlkit.dpo.trainer import DPOSettings, make_dpo_trainer
 from rlkit.jury import JudgeCache, Jury, LengthJudge, LLMJudge, default_rule_judges
 from rlkit.model import add_vllm_config_fields, cache_root, load_model_and_tokenizer, require_stage_input, resolve_model_path
 from rlkit.dpo.pairs import PairSettings, build_pairs, empty_pairs
-from rlkit.rollout.hf import HFRollout
+from rlkit.rollout.policy_engine import PolicyEngine
 from rlkit.data.sources import TaskSource, load_task_rows
 
 log = logging.getLogger("recipes.dpo_antiloop")
@@ -88,6 +92,18 @@ class JurySettings:
 
 
 @dataclass
+class DPORolloutSettings:
+    """The `rollout:` section: which engine samples the K+1 candidates (rlkit.rollout.policy_engine)."""
+
+    backend: Literal["hf", "vllm", "vllm_server", "openai", "llamacpp"] = "hf"
+    base_url: str = ""  # vllm_server / openai: the endpoint (http://127.0.0.1:8000/v1)
+    served_model: str = ""  # vllm_server / openai: the name it serves the policy under
+    gguf_type: str = "f32"  # llamacpp: the GGUF each round's policy is exported to (f32 | f16 | q8_0 | q4_0)
+    max_model_len: int = 2048  # vllm: the engine's context
+    sync_tol: float = 1e-4  # vllm / vllm_server: max |Δlogprob| trainer vs engine after each push
+
+
+@dataclass
 class DPORecipeConfig:
     """Everything `recipes/dpo_antiloop.py` reads."""
 
@@ -100,7 +116,8 @@ class DPORecipeConfig:
     sampling: PairSettings = field(default_factory=PairSettings)
     jury: JurySettings = field(default_factory=JurySettings)
     train: DPOSettings = field(default_factory=DPOSettings)
-    rollout_batch_size: int = 16
+    rollout_batch_size: int = 16  # prompts per HF generate batch (rollout.backend=hf)
+    rollout: DPORolloutSettings = field(default_factory=DPORolloutSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)  # used when train.report_to is wandb
 
 
@@ -138,8 +155,27 @@ def build_jury(settings: JurySettings) -> Jury:
     )
 
 
-def round_pairs(config: DPORecipeConfig, round_index: int, policy_path: str, jury: Jury | None, state: PartialState):
-    """This round's pairs: loaded if saved (resume), else sampled and judged by the main process."""
+def policy_engine(config: DPORecipeConfig, tokenizer, state: PartialState) -> PolicyEngine:
+    """The candidate sampler of every round (built lazily by the main process, kept across rounds)."""
+    rollout = config.rollout
+    if rollout.backend == "vllm" and state.num_processes > 1:
+        # The in-process engine joins the launcher's process group, which the other ranks do not enter.
+        raise ValueError("rollout.backend=vllm runs in single-process launches only; with several processes "
+                         "use rollout.backend=vllm_server (or hf)")
+    return PolicyEngine(
+        rollout.backend, tokenizer, config.tool_style, batch_size=config.rollout_batch_size, base_url=rollout.base_url,
+        served_model=rollout.served_model, gguf_type=rollout.gguf_type, gguf_dir=Path(config.output_dir) / "gguf",
+        sync_tol=rollout.sync_tol, vllm_options={"max_model_len": rollout.max_model_len},
+    )
+
+
+def round_pairs(config: DPORecipeConfig, round_index: int, policy_path: str, jury: Jury | None, state: PartialState,
+                sampler: dict):
+    """This round's pairs: loaded if saved (resume), else sampled and judged by the main process.
+
+    `sampler` holds the PolicyEngine across rounds (made on first use, so a resumed run whose
+    pairs are all saved never starts an engine).
+    """
     pairs_dir = Path(config.output_dir) / f"round_{round_index}" / "pairs"
     with state.main_process_first():  # the main process builds and saves; the others then load
         if not is_complete_checkpoint(pairs_dir):  # not built yet, or damaged by a kill
@@ -147,12 +183,19 @@ def round_pairs(config: DPORecipeConfig, round_index: int, policy_path: str, jur
                 raise RuntimeError(f"{pairs_dir} missing after the main process built it")
             model, tokenizer = load_model_and_tokenizer(policy_path, chat_format=config.chat_format)
             model.eval()
-            engine = HFRollout(model, tokenizer, config.tool_style, batch_size=config.rollout_batch_size)
             source = TaskSource(**{**vars(config.data), "seed": config.data.seed + round_index})
             rows = load_task_rows(source)
+            if "engine" not in sampler:
+                sampler["engine"] = policy_engine(config, tokenizer, state)
+            probe = [tokenizer(render_prompt(tokenizer, row["messages"], row["tools"] or None, config.tool_style),
+                               add_special_tokens=False).input_ids[:64] for row in rows.select(range(min(2, len(rows))))]
+            engine = sampler["engine"].refresh(resolve_model_path(policy_path), model, probe)
             sampling = PairSettings(**{**vars(config.sampling), "seed": config.sampling.seed + 1000 * round_index})
+            before = (engine.stats.seconds, engine.stats.tokens)  # a kept engine's counters span rounds
             build = build_pairs(rows, engine, jury, tokenizer, sampling, config.tool_style)
-            report = {**build.report.as_dict(), "jury": jury.stats.as_dict(), "llm_judges": llm_stats(jury)}
+            report = {**build.report.as_dict(), "jury": jury.stats.as_dict(), "llm_judges": llm_stats(jury),
+                      "rollout": {**sampler["engine"].last, "generate_s": engine.stats.seconds - before[0],
+                                  "tokens": engine.stats.tokens - before[1]}}
 
             def write_pairs(folder: Path) -> None:
                 build.pairs.save_to_disk(str(folder))
@@ -216,6 +259,7 @@ def main(config: DPORecipeConfig) -> Path:
         save_config(config, output_dir / "config.yaml")
     policy = require_stage_input(config.model, made_by="python recipes/sft.py")
     jury = build_jury(config.jury) if state.is_main_process else None
+    sampler: dict = {}  # the candidate engine, made by round_pairs when a round needs sampling
 
     # One tracked run for all rounds: each round's trainer logs into it, with the pair reports beside.
     with tracked_run(config.tracking, config, output_dir, enabled=config.train.report_to == "wandb") as run:
@@ -226,7 +270,7 @@ def main(config: DPORecipeConfig) -> Path:
                 policy = json.loads(done.read_text())["model"]
                 log.info("round %d already finished: continuing from %s", r, policy)
                 continue
-            pairs = round_pairs(config, r, policy, jury, state)
+            pairs = round_pairs(config, r, policy, jury, state, sampler)
             if state.is_main_process:
                 log_metrics(run, json.loads((round_dir / "pairs" / "report.json").read_text()), prefix=f"pairs/round_{r}/")
             log.info("round %d: training on %d pairs from %s", r, len(pairs), policy)
@@ -240,6 +284,8 @@ def main(config: DPORecipeConfig) -> Path:
             write_metrics(output_dir, {f"{name}/{key}": value for name, report in reports.items()
                                        for key, value in report.items() if isinstance(value, (int, float))})
 
+    if "engine" in sampler:
+        sampler["engine"].close()
     final = output_dir / "model"
     if state.is_main_process:
         source = resolve_model_path(policy)

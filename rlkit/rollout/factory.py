@@ -6,11 +6,11 @@ from typing import Any
 
 from rlkit.rollout.base import RolloutEngine
 
-BACKENDS = ("hf", "vllm", "vllm_server", "openai")
+BACKENDS = ("hf", "vllm", "vllm_server", "openai", "llamacpp")
 
 
 def make_rollout_engine(backend: str, model: Any, tokenizer: Any, **options: Any) -> RolloutEngine:
-    """A rollout engine for `backend` ("hf" | "vllm" | "vllm_server" | "openai").
+    """A rollout engine for `backend` ("hf" | "vllm" | "vllm_server" | "openai" | "llamacpp").
 
     - "hf": `model` is the (training) transformers model; generates with it directly.
     - "vllm": `model` is the training model or a checkpoint folder; an in-process engine is built
@@ -19,6 +19,7 @@ def make_rollout_engine(backend: str, model: Any, tokenizer: Any, **options: Any
     - "vllm_server": `model` is the training model or None; `base_url` and `served_model` options
       name the server (see `rlkit.rollout.serve.start_vllm_server`); the model's weights are pushed at once.
     - "openai": `model` is the served model's name; `base_url` option required.
+    - "llamacpp": `model` is a GGUF file (`rlkit.export.export_gguf` writes one for LFM2).
     """
     if backend == "hf":
         from rlkit.rollout.hf import HFRollout
@@ -49,6 +50,10 @@ def make_rollout_engine(backend: str, model: Any, tokenizer: Any, **options: Any
         options.setdefault("served_model", model)
         base_url, served_model = _endpoint(backend, options)
         return OpenAIRollout(base_url, served_model, tokenizer, **options)
+    if backend == "llamacpp":
+        from rlkit.rollout.llamacpp import LlamaCppRollout
+
+        return LlamaCppRollout(model, tokenizer, **options)
     raise ValueError(f"unknown rollout backend {backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
