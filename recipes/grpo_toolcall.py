@@ -38,7 +38,7 @@ from rlkit.config import parse_cli, save_config
 from rlkit.train.distributed import close_processes
 from rlkit.grpo.trainer import ToolCallGRPOTrainer
 from rlkit.grpo.rollout import EngineRolloutFunc
-from rlkit.train.lora import LoraSettings, peft_config, save_merged
+from rlkit.train.lora import LoraSettings, fit_fused_lm_head, peft_config, save_merged
 from rlkit.model import end_of_turn_id, load_model_and_tokenizer, require_stage_input
 from rlkit.rollout import make_rollout_engine
 from rlkit.rollout.base import Decoding
@@ -216,6 +216,7 @@ def main(config: GRPORecipeConfig) -> Path:
         tool_style=config.tool_style,
         callbacks=[ManifestCallback()],  # seals each checkpoint-N so a half-written one is never resumed
     )
+    fit_fused_lm_head(trainer.model)  # LoRA's trainable tool-token rows under TRL's fused LM head
     checkpoint = resumable_trainer_checkpoint(output_dir) if config.train.save_steps else None
     if checkpoint:
         log.info("resuming GRPO from %s", checkpoint)

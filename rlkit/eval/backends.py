@@ -21,6 +21,7 @@ from typing import Literal
 import torch
 
 from rlkit.chat import ToolStyle
+from rlkit.chat_format import ChatFormat, require_served_chat_format
 from rlkit.eval.endpoint import RestoredCallBlocks
 from rlkit.rollout.base import RolloutEngine
 
@@ -54,6 +55,7 @@ def engine_for_model(
     max_concurrency: int = 8,
     extra_body: dict | None = None,
     render_chat_locally: bool = False,
+    chat_format: ChatFormat = "auto",
 ) -> RolloutEngine:
     """The rollout engine that evaluates `model` (see module doc).
 
@@ -62,7 +64,9 @@ def engine_for_model(
     (`{"repeat_penalty": 1.0}`). `render_chat_locally`: render prompts here with `tokenizer`'s
     template and send the text to /completions, for servers whose chat route cannot render the
     conversation (llama-cpp-python's refuses tool calls whose arguments are JSON strings, which is
-    how the OpenAI wire format carries them).
+    how the OpenAI wire format carries them). `chat_format` (HF and vLLM models, rlkit.chat_format):
+    HF models are probed and grafted in memory; vLLM serves the folder as saved, so there a template
+    that fails the probe is an error.
     """
     kind = model_kind(model) if backend == "auto" else backend
     if kind == "gguf":
@@ -74,12 +78,12 @@ def engine_for_model(
                                 extra_body, render_chat_locally)
         return RestoredCallBlocks(engine) if restore_call_markers else engine
     if kind == "vllm":
-        return _vllm_engine(model, tool_style)
+        return _vllm_engine(model, tool_style, chat_format)
     if kind == "hf":
         from rlkit.model import load_model_and_tokenizer
         from rlkit.rollout.hf import HFRollout
 
-        loaded, tokenizer = load_model_and_tokenizer(model)
+        loaded, tokenizer = load_model_and_tokenizer(model, chat_format=chat_format)
         loaded.eval()
         if torch.cuda.is_available():  # HF generate on the GPU when one is there; CPU otherwise
             loaded.to("cuda")
@@ -129,7 +133,7 @@ def _llamacpp_engine(model: str, tool_style: ToolStyle, tokenizer: str) -> Rollo
     return LlamaCppRollout(model, loaded, tool_style)
 
 
-def _vllm_engine(model: str, tool_style: ToolStyle) -> RolloutEngine:
+def _vllm_engine(model: str, tool_style: ToolStyle, chat_format: ChatFormat = "auto") -> RolloutEngine:
     from rlkit.rollout.vllm_engine import VLLMRollout, vllm_available
 
     if not vllm_available():
@@ -139,4 +143,5 @@ def _vllm_engine(model: str, tool_style: ToolStyle) -> RolloutEngine:
     from rlkit.model import resolve_model_path
 
     path = resolve_model_path(model)
-    return VLLMRollout(path, AutoTokenizer.from_pretrained(path), tool_style=tool_style)
+    tokenizer = require_served_chat_format(AutoTokenizer.from_pretrained(path), chat_format, model)
+    return VLLMRollout(path, tokenizer, tool_style=tool_style)

@@ -1,8 +1,9 @@
 """Conversations + tool lists → tokenized SFT examples whose loss covers assistant turns only.
 
-Each row is rendered with TRL's `lfm2_v2_training` template (the inference template plus
-`{% generation %}` markers), with the tool list written into the system turn by
-`rlkit.chat.with_tool_list` in the configured `tool_style` — the same text rollouts and eval see.
+Each row is rendered with the tokenizer's training template (rlkit.chat_format.training_template:
+for the LFM2 format TRL's `lfm2_v2_training`, the inference template plus `{% generation %}`
+markers; the template the chat-format probe checked), with the tool list written into the system
+turn by `rlkit.chat.with_tool_list` in the configured `tool_style` — the same text rollouts and eval see.
 `apply_chat_template(..., return_assistant_tokens_mask=True)` gives the mask; SFTTrainer turns an
 `assistant_masks` column of a pre-tokenized dataset into labels (-100 elsewhere) by itself.
 
@@ -20,7 +21,8 @@ from typing import Any
 
 from datasets import Dataset
 
-from rlkit.chat import ToolStyle, chat_template, with_tool_list
+from rlkit.chat import ToolStyle, with_tool_list
+from rlkit.chat_format import training_template
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +88,13 @@ def training_messages(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def tokenize_conversation(
-    tokenizer: Any, messages: list[dict[str, Any]], tools: str | list | None, tool_style: ToolStyle = "compact"
+    tokenizer: Any, messages: list[dict[str, Any]], tools: str | list | None, tool_style: ToolStyle = "compact",
+    template: str | None = None,
 ) -> dict[str, list[int]]:
     """`input_ids` and `assistant_masks` (1 on every assistant-generated token) for one conversation."""
     encoded = tokenizer.apply_chat_template(
         with_tool_list(messages, tools, tool_style),
-        chat_template=chat_template(training=True),
+        chat_template=template or training_template(tokenizer),
         tokenize=True,
         return_dict=True,
         return_assistant_tokens_mask=True,
@@ -107,6 +110,7 @@ def build_sft_dataset(
 ) -> tuple[Dataset, SFTDataReport]:
     """Tokenize every row of a `messages`/`tools`[/`answer`/`reply`] dataset; report what was skipped."""
     report = SFTDataReport()
+    template = training_template(tokenizer)  # once: finding it renders probe conversations
     input_ids: list[list[int]] = []
     masks: list[list[int]] = []
     for index, row in enumerate(rows):
@@ -117,7 +121,7 @@ def build_sft_dataset(
         if not any(m["role"] == "assistant" for m in messages):
             report.skip("no assistant turn")
             continue
-        example = tokenize_conversation(tokenizer, messages, row.get("tools"), tool_style)
+        example = tokenize_conversation(tokenizer, messages, row.get("tools"), tool_style, template)
         if max_length is not None and len(example["input_ids"]) > max_length:
             # Truncating would cut assistant turns mid-call and teach the model to stop early.
             report.skip(f"longer than max_length={max_length}")

@@ -21,7 +21,7 @@ def test_merged_model_logits_equal_the_adapter_model(tiny_model_dir, tmp_path):
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    model = get_peft_model(base, peft_config(LoraSettings(enabled=True, r=4, alpha=8)))
+    model = get_peft_model(base, peft_config(LoraSettings(enabled=True, r=4, alpha=8), base))
     # LoRA's B starts at zero (a no-op adapter); give it weights so merging has something to fold in.
     with torch.no_grad():
         for name, param in model.named_parameters():

@@ -5,8 +5,13 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForCausalLM, Lfm2Config, Lfm2ForCausalLM
 
-from rlkit.train.lora import LoraSettings, lora_target_names, peft_config, save_merged
+from rlkit.train.lora import LoraSettings, peft_config, save_merged
 from rlkit.model import build_tokenizer
+
+
+def lora_target_names(model) -> list[str]:
+    """Names of the modules a PEFT-wrapped model put LoRA adapters on."""
+    return sorted(name for name, module in model.named_modules() if hasattr(module, "lora_A") and module.lora_A)
 
 
 def small_lfm2() -> Lfm2ForCausalLM:
@@ -21,7 +26,8 @@ def small_lfm2() -> Lfm2ForCausalLM:
 def test_default_targets_cover_attention_conv_and_mlp_projections():
     from peft import get_peft_model
 
-    model = get_peft_model(small_lfm2(), peft_config(LoraSettings(enabled=True, r=4, alpha=8)))
+    base = small_lfm2()
+    model = get_peft_model(base, peft_config(LoraSettings(enabled=True, r=4, alpha=8), base))
     targets = {name[name.index("layers."):] for name in lora_target_names(model)}
     assert targets == {
         "layers.0.conv.in_proj", "layers.0.conv.out_proj",
@@ -39,7 +45,8 @@ def test_lora_off_means_no_peft_config():
 def test_merge_writes_a_plain_model_with_the_adapted_outputs(tmp_path):
     from peft import get_peft_model
 
-    model = get_peft_model(small_lfm2(), peft_config(LoraSettings(enabled=True, r=4, alpha=8)))
+    base = small_lfm2()
+    model = get_peft_model(base, peft_config(LoraSettings(enabled=True, r=4, alpha=8), base))
     with torch.no_grad():  # LoRA's B starts at zero; give the adapters a visible effect
         for name, param in model.named_parameters():
             if "lora_B" in name:
