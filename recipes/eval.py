@@ -30,6 +30,7 @@ from typing import Literal
 import torch
 
 from rlkit.chat import ToolStyle
+from rlkit.chat_format import ChatFormat
 from rlkit.config import parse_cli, save_config
 from rlkit.eval import GenerationSetting, default_settings, evaluate, load_eval_data, write_report
 from rlkit.eval.backends import engine_for_model
@@ -55,6 +56,7 @@ class EvalConfig:
     restore_call_markers: bool = True  # endpoints: re-insert the tool-call markers servers strip
     render_chat_locally: bool = False  # endpoints: render prompts here, send text to /completions (llama.cpp server)
     tool_style: ToolStyle = "compact"  # must match how the model was trained
+    chat_format: ChatFormat = "auto"  # auto | lfm2 | native: how a template that drops tool calls is handled (rlkit.chat_format)
     output: str = "runs/eval"
     split: str = "test"  # env split
     episodes: int = 8  # env episodes to generate (each gives several examples)
@@ -91,6 +93,7 @@ def main(config: EvalConfig):
     log.info("%d examples and %d episodes from %s", len(data.examples), len(data.episodes), data.source)
     engine = engine_for_model(config.model, backend=config.backend, endpoint_model=config.endpoint_model,
                               tool_style=config.tool_style, batch_size=config.batch_size, tokenizer=config.tokenizer,
+                              chat_format=config.chat_format,
                               restore_call_markers=config.restore_call_markers, api_key_env=config.api_key_env,
                               render_chat_locally=config.render_chat_locally)
     result = evaluate(
