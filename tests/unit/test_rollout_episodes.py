@@ -1,0 +1,51 @@
+"""The episode runner's pieces: the template continuation between turns, and the episode limits."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from rlkit.envs.registry import make_env
+from rlkit.rollout import HFRollout, SamplingParams
+from rlkit.rollout.episodes import EpisodeLimits, EpisodeTask, continuation_text, run_episodes
+
+TOOL = {"role": "tool", "content": '{"ok": true}'}
+
+
+def test_continuation_is_what_lfm2_writes_after_the_end_of_turn_token(tiny_model):
+    _, tokenizer = tiny_model
+    text = continuation_text(tokenizer, "<|tool_call_start|>[f(a=1)]<|tool_call_end|>", [TOOL])
+    assert text == ("\n<|im_start|>tool\n<|tool_response_start|>{\"ok\": true}<|tool_response_end|><|im_end|>\n"
+                    "<|im_start|>assistant\n")
+    both = continuation_text(tokenizer, "x", [TOOL, {"role": "user", "content": "next"}])
+    assert both.endswith("<|im_start|>user\nnext<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_a_template_that_rewrites_earlier_turns_is_refused(tiny_model):
+    _, tokenizer = tiny_model
+    rewriting = copy.copy(tokenizer)
+    # Shows the assistant's text only while it is the last message, as thinking-stripping templates do.
+    rewriting.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n"
+        "{% if m.role != 'assistant' or loop.last %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    with pytest.raises(ValueError, match="renders earlier turns differently"):
+        continuation_text(rewriting, "hello", [TOOL])
+
+
+def test_token_budget_and_turn_limit_end_episodes(tiny_model, one_thread):
+    model, tokenizer = tiny_model
+    engine = HFRollout(model, tokenizer)
+    tasks = [EpisodeTask([{"role": "user", "content": "hello"}], None, make_env("smart_home")) for _ in range(2)]
+    params = SamplingParams.greedy(max_tokens=16)
+    cut = run_episodes(engine, tokenizer, tasks, params, EpisodeLimits(max_completion_tokens=5))
+    for episode in cut:  # the random tiny model does not stop within 5 tokens
+        assert episode.stop == "token_budget" and len(episode.completion_ids) == 5 == sum(episode.completion_mask)
+        assert episode.generations == 1 and episode.turns[0].last.finish_reason == "length"
+    free = run_episodes(engine, tokenizer, tasks, params, EpisodeLimits(max_completion_tokens=0))
+    assert [e.stop for e in free] == ["length", "length"] and len(free[0].completion_ids) == 16
+    assert free[0].completion_ids[:5] == cut[0].completion_ids  # the budget cuts, it does not resample
+    with pytest.raises(ValueError, match="max_turns"):
+        run_episodes(engine, tokenizer, tasks, params, EpisodeLimits(max_turns=0))
