@@ -1,8 +1,14 @@
-"""BFCL v3 single-turn question files (+ possible answers) -> `datasets.Dataset`.
+"""BFCL single-turn question files (+ possible answers) -> `datasets.Dataset`.
+
+Two sources: any BFCL question file given by path (`load_bfcl`, e.g. the v3 files), and every
+BFCL v4 single-turn category shipped inside the `bfcl-eval` package (`load_bfcl_category`, read
+with importlib.resources; nothing of the package is imported for it).
 
 Columns: `id`, `messages` (the chat messages of the single turn), `tools` (JSON string of the
 function schemas, BFCL style) and `answer` (JSON string of the ground truth
 `[{"func": {"arg": [acceptable values]}}]`, or None when no answer file is found).
+`load_bfcl_category` adds `category`; its irrelevance rows have the answer `"[]"` (no call is
+right) and live_relevance rows None (any well-formed call is right: BFCL has no answer for them).
 """
 
 from __future__ import annotations
@@ -13,11 +19,33 @@ from typing import Any
 
 import datasets
 
-BFCL_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple")
+# The reader and the error type live with the multi-turn env (rlkit.envs sits below rlkit.data).
+from rlkit.envs.bfcl_multi_turn import MULTI_TURN_CATEGORIES, VERSION_PREFIX, bfcl_data_root, read_json_lines
+from rlkit.envs.bfcl_multi_turn import BfclDataError as BfclFormatError
 
+BFCL_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple")  # the v3 files in ../shared/data
 
-class BfclFormatError(ValueError):
-    """A malformed BFCL row; the message names the file and line."""
+# BFCL v4's single-turn categories, grouped as its leaderboard groups them (category_mapping.py).
+NON_LIVE_CATEGORIES = ("simple_python", "simple_java", "simple_javascript", "multiple", "parallel",
+                       "parallel_multiple", "irrelevance")
+LIVE_CATEGORIES = ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance",
+                   "live_relevance")
+SINGLE_TURN_CATEGORIES = NON_LIVE_CATEGORIES + LIVE_CATEGORIES
+NO_CALL_CATEGORIES = ("irrelevance", "live_irrelevance")  # right answer: no call
+ANY_CALL_CATEGORIES = ("live_relevance",)  # right answer: any well-formed call
+# Multi-turn categories the eval harness can play (miss_func reveals tools mid-episode: it cannot).
+PLAYABLE_MULTI_TURN = ("multi_turn_base", "multi_turn_miss_param", "multi_turn_long_context")
+CATEGORY_GROUPS = {
+    "all": SINGLE_TURN_CATEGORIES + ("multi_turn_base",),
+    "single_turn": SINGLE_TURN_CATEGORIES,
+    "non_live": NON_LIVE_CATEGORIES,
+    "live": LIVE_CATEGORIES,
+    "multi_turn": PLAYABLE_MULTI_TURN,
+}
+# BFCL appends these to every function description of the prompt (utils._get_language_specific_hint).
+LANGUAGE_HINTS = {"simple_java": " Note that the provided function is in Java 8 SDK syntax.",
+                  "simple_javascript": " Note that the provided function is in JavaScript syntax."}
+PYTHON_HINT = " Note that the provided function is in Python 3 syntax."
 
 
 def bfcl_dir() -> Path:
@@ -53,15 +81,7 @@ def load_bfcl(question_file: str | Path, answer_file: str | Path | None = None) 
     return datasets.Dataset.from_dict(rows)
 
 
-def _json_lines(path: Path):
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield line_number, json.loads(line)
-            except ValueError as error:
-                raise BfclFormatError(f"{path}:{line_number}: invalid JSON: {error}") from None
+_json_lines = read_json_lines
 
 
 def _question_fields(row: Any, path: Path, line_number: int) -> tuple[str, list[dict], list[dict]]:
@@ -90,3 +110,55 @@ def _read_answers(path: Path) -> dict[str, str]:
             raise BfclFormatError(f"{path}:{line_number}: duplicate id {row['id']!r}")
         answers[row["id"]] = json.dumps(row["ground_truth"], ensure_ascii=False)
     return answers
+
+
+def resolve_categories(spec: str) -> list[str]:
+    """`all`, a group (`single_turn`, `non_live`, `live`, `multi_turn`) or comma-separated category names."""
+    known = SINGLE_TURN_CATEGORIES + MULTI_TURN_CATEGORIES
+    out: list[str] = []
+    for name in (part.strip() for part in spec.split(",") if part.strip()):
+        if name in CATEGORY_GROUPS:
+            out += CATEGORY_GROUPS[name]
+        elif name in known:
+            out.append(name)
+        else:
+            raise KeyError(f"unknown BFCL category {name!r}; groups: {', '.join(CATEGORY_GROUPS)}; "
+                           f"categories: {', '.join(known)}")
+    if not out:
+        raise ValueError(f"no BFCL category in {spec!r}")
+    return list(dict.fromkeys(out))
+
+
+def bfcl_v4_files(category: str) -> tuple[Path, Path | None]:
+    """(question file, answer file or None) of one v4 category inside the installed bfcl-eval package."""
+    root = bfcl_data_root()
+    name = f"{VERSION_PREFIX}_{category}.json"
+    questions, answers = root / name, root / "possible_answer" / name
+    if not questions.is_file():
+        raise FileNotFoundError(f"BFCL category {category!r}: no {questions}")
+    return questions, answers if answers.is_file() else None
+
+
+def load_bfcl_category(category: str, limit: int = 0) -> datasets.Dataset:
+    """One BFCL v4 single-turn category (the first `limit` rows; 0 = all), with BFCL's prompt hint."""
+    if category not in SINGLE_TURN_CATEGORIES:
+        raise KeyError(f"{category!r} is not a BFCL v4 single-turn category; known: "
+                       f"{', '.join(SINGLE_TURN_CATEGORIES)}")
+    questions, answers = bfcl_v4_files(category)
+    no_answer = category in NO_CALL_CATEGORIES + ANY_CALL_CATEGORIES
+    if answers is None and not no_answer:
+        raise FileNotFoundError(f"BFCL category {category!r}: no answer file beside {questions}")
+    rows = load_bfcl(questions, answers if not no_answer else None)
+    if limit and limit > 0:
+        rows = rows.select(range(min(limit, len(rows))))
+    hint = LANGUAGE_HINTS.get(category, PYTHON_HINT)
+    columns: dict[str, list] = {"id": rows["id"], "messages": rows["messages"], "tools": [], "answer": [],
+                                "category": []}
+    for tools, answer in zip(rows["tools"], rows["answer"]):
+        functions = json.loads(tools)
+        for function in functions:
+            function["description"] = function.get("description", "") + hint
+        columns["tools"].append(json.dumps(functions, ensure_ascii=False))
+        columns["answer"].append("[]" if category in NO_CALL_CATEGORIES else answer)
+        columns["category"].append(category)
+    return datasets.Dataset.from_dict(columns)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,8 @@ def summary_markdown(data: dict[str, Any], images: list[str] = ()) -> str:
             n = metrics[settings[0]]["calls"]["per_tool"].get(tool, {}).get("n", 0)
             lines.append(f"| {tool} | {n} | " + " | ".join(cells) + " |")
     lines += _turn_tables(metrics)
+    if meta.get("bfcl"):
+        lines += ["", *bfcl_table(meta["bfcl"])]
     lines += ["", "## Failure reasons", "", "| setting | reason | count |", "|---|---|---|"]
     for name, m in metrics.items():
         for reason, count in m["calls"]["reasons"].items():
@@ -113,4 +116,113 @@ def _turn_tables(metrics: dict[str, dict]) -> list[str]:
                       "", "| user turns | episodes | success |", "|---|---|---|"]
             for turns, row in sorted(episodes["success_by_num_turns"].items(), key=lambda kv: int(kv[0])):
                 lines.append(f"| {turns} | {row['n']} | {pct(row['accuracy'])} |")
+    return lines
+
+
+# --- BFCL summary: per-category verdicts as BFCL scores them, and its leaderboard aggregates ---
+
+# Aggregate -> (member categories or aggregates, how BFCL combines them: "mean" of the members'
+# accuracies, or "weighted" by their row counts), as in bfcl_eval's eval_runner_helper.
+BFCL_AGGREGATES = {
+    "simple (AST)": (("simple_python", "simple_java", "simple_javascript"), "mean"),
+    "non-live (AST)": (("simple (AST)", "multiple", "parallel", "parallel_multiple"), "mean"),
+    "live (AST)": (("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple"), "weighted"),
+    "irrelevance detection": (("irrelevance", "live_irrelevance"), "mean"),
+    "relevance detection": (("live_relevance",), "mean"),
+    "multi-turn": (("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context"),
+                   "mean"),
+}
+# BFCL's overall weights (agentic, weight 40, is not run here): renormalized over the groups present.
+BFCL_OVERALL_WEIGHTS = {"non-live (AST)": 10, "live (AST)": 10, "irrelevance detection": 10, "multi-turn": 30}
+
+
+def bfcl_record_ok(record: Any) -> bool:
+    """BFCL's single-turn verdict: no call for irrelevance, any well-formed call for relevance, else the checker's."""
+    from rlkit.data.bfcl import ANY_CALL_CATEGORIES, NO_CALL_CATEGORIES
+
+    made_call = record.parse_error is None and bool(record.calls)
+    if record.source in NO_CALL_CATEGORIES:
+        return not made_call
+    if record.source in ANY_CALL_CATEGORIES:
+        return made_call
+    return bool(record.ok)
+
+
+def bfcl_summary(result: EvalResult, max_steps_per_turn: int | None = None) -> dict[str, Any]:
+    """Per setting: every BFCL category's accuracy, BFCL's aggregates, and the multi-turn failure types.
+
+    Multi-turn episodes are re-scored by replaying each turn's calls (rlkit.envs.bfcl_multi_turn);
+    a turn cut off at `max_steps_per_turn` while still calling counts as BFCL's force-termination.
+    """
+    from rlkit.envs.bfcl_multi_turn import check_multi_turn, multi_turn_row
+    from rlkit.toolcall import PARSE_ERROR, ToolCall
+
+    out: dict[str, Any] = {}
+    for setting in result.settings:
+        verdicts: dict[str, list[bool]] = defaultdict(list)
+        for record in result.records:
+            if record.setting == setting.name:
+                verdicts[record.source].append(bfcl_record_ok(record))
+        reasons: Counter = Counter()
+        for episode in result.episodes:
+            if episode.setting != setting.name:
+                continue
+            cut = max_steps_per_turn is not None and any(
+                t.steps >= max_steps_per_turn and not t.reply and t.reason != PARSE_ERROR for t in episode.turns)
+            turns = [[ToolCall(c["name"], c["arguments"]) for c in turn.calls] for turn in episode.turns]
+            verdict = check_multi_turn(multi_turn_row(episode.episode_id), turns, force_terminated=cut)
+            verdicts[episode.episode_id.rsplit("_", 1)[0]].append(verdict.ok)
+            reasons[verdict.reason] += 1
+        categories = {name: {"n": len(v), "correct": sum(v), "accuracy": sum(v) / len(v)}
+                      for name, v in verdicts.items() if v}
+        out[setting.name] = {"categories": categories, "aggregates": bfcl_aggregates(categories),
+                             "multi_turn_verdicts": dict(reasons.most_common())}
+    return out
+
+
+def bfcl_aggregates(categories: dict[str, dict]) -> dict[str, dict]:
+    """BFCL's aggregates over the categories present; `complete` is False when some member was not run."""
+    scores: dict[str, dict] = dict(categories)
+    out: dict[str, dict] = {}
+    for name, (members, how) in BFCL_AGGREGATES.items():
+        present = [scores[m] for m in members if m in scores]
+        if not present:
+            continue
+        n = sum(p["n"] for p in present)
+        if how == "weighted":
+            accuracy = sum(p["accuracy"] * p["n"] for p in present) / n
+        else:
+            accuracy = sum(p["accuracy"] for p in present) / len(present)
+        complete = len(present) == len(members) and all(p.get("complete", True) for p in present)
+        out[name] = scores[name] = {"n": n, "accuracy": accuracy, "complete": complete}
+    groups = {name: weight for name, weight in BFCL_OVERALL_WEIGHTS.items() if name in out}
+    if groups:
+        total = sum(groups.values())
+        out["overall"] = {"n": sum(out[g]["n"] for g in groups),
+                          "accuracy": sum(out[g]["accuracy"] * w for g, w in groups.items()) / total,
+                          "complete": False, "groups": sorted(groups)}
+    return out
+
+
+def bfcl_table(summary: dict[str, Any]) -> list[str]:
+    """Markdown lines of the BFCL summary: one row per category, then the aggregates, one column per setting."""
+    settings = list(summary)
+    first = summary[settings[0]]
+    lines = ["## BFCL summary", "", "| category | n | " + " | ".join(settings) + " |",
+             "|---|---|" + "---|" * len(settings)]
+    for part in ("categories", "aggregates"):
+        for name, row in first[part].items():
+            mark = "" if part == "categories" or row.get("complete") else " *"
+            label = name if part == "categories" else f"**{name}**{mark}"
+            cells = [pct(summary[s][part].get(name, {}).get("accuracy")) for s in settings]
+            lines.append(f"| {label} | {row['n']} | " + " | ".join(cells) + " |")
+    lines += ["", "Aggregates as BFCL computes them: simple, non-live, irrelevance detection and multi-turn are "
+              "unweighted means of their categories, live is weighted by rows; overall uses BFCL's weights "
+              "(non-live 10, live 10, irrelevance 10, multi-turn 30; agentic not run) over the groups present. "
+              "* = not every member category was run (overall always lacks agentic).", ""]
+    for setting in settings:
+        if summary[setting]["multi_turn_verdicts"]:
+            counts = summary[setting]["multi_turn_verdicts"].items()
+            verdicts = ", ".join(f"{reason} {count}" for reason, count in counts)
+            lines.append(f"Multi-turn verdicts ({setting}): {verdicts}.")
     return lines

@@ -1,19 +1,30 @@
-"""What to evaluate on: an env's test split, a distil JSONL file, or a BFCL v3 question file.
+"""What to evaluate on: an env's test split, a distil JSONL file, a BFCL question file, or BFCL v4.
 
-`load_eval_data(data, ...)` decides from `data` itself: an env name (`smart_home`, `banking`,
-`shell`), or a file whose first row shows its format — distil rows have a `question` string and an
-`answer`; BFCL rows have `id`, `question` and `function`. Loading is done by the project's loaders
-(rlkit.envs.registry, rlkit.data); this module only turns their rows into EvalExamples.
+`load_eval_data(data, ...)` decides from `data` itself: `bfcl:<category>` / `bfcl:all` / a group
+(BFCL v4 from the installed bfcl-eval package, see rlkit.data.bfcl), an env name (`smart_home`,
+`banking`, `shell`), or a file whose first row shows its format — distil rows have a `question`
+string and an `answer`; BFCL rows have `id`, `question` and `function`. Loading is done by the
+project's loaders (rlkit.envs, rlkit.data); this module only turns their rows into EvalExamples
+and, for BFCL multi-turn rows, into episodes the harness plays on the model's own history.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from rlkit.eval.harness import EvalExample, examples_from_rows
+
+log = logging.getLogger(__name__)
+BFCL_PREFIX = "bfcl:"
+BFCL_SYSTEM_PROMPT = (
+    "You are an assistant that completes the user's requests with the functions provided. Call one or more "
+    "functions when a request needs them, using the results to decide the next call; when the request is done, "
+    "or cannot be done with these functions, answer in words."
+)
 
 
 @dataclass
@@ -25,6 +36,7 @@ class EvalData:
     kind: str  # "env", "distil" or "bfcl"
     episodes: list[Any] = field(default_factory=list)
     env_factory: Callable[[Any], Any] | None = None
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # why -> row ids left out (logged too)
 
 
 def env_names() -> list[str]:
@@ -47,6 +59,8 @@ def load_eval_data(
     """Examples from an env name, a distil JSONL (+ tools file) or a BFCL question file (+ answers)."""
     if not data:
         raise ValueError("config key 'data' is empty: give an env name, a distil JSONL or a BFCL question file")
+    if data.startswith(BFCL_PREFIX):
+        return load_bfcl_v4(data[len(BFCL_PREFIX):], limit=limit)
     path = Path(data)
     if not path.exists():
         names = env_names()
@@ -125,3 +139,69 @@ def make_env(episode: Any) -> Any:
     env = make_registered_env(episode.env, seed=episode.env_seed)
     env.reset()
     return env
+
+
+def load_bfcl_v4(spec: str, limit: int = 0) -> EvalData:
+    """BFCL v4 categories (`all`, a group, or `a,b`): single-turn rows as examples, multi-turn rows as episodes.
+
+    `limit` keeps the first N rows of every category. Irrelevance rows are call tasks whose answer
+    is "no call"; live_relevance rows have no reference call, so they are reply tasks here and the
+    BFCL summary (rlkit.eval.report.bfcl_summary) scores them as BFCL does: right when a call is made.
+    """
+    from rlkit.data.bfcl import ANY_CALL_CATEGORIES, MULTI_TURN_CATEGORIES, load_bfcl_category, resolve_categories
+
+    examples: list[EvalExample] = []
+    episodes: list[Any] = []
+    skipped: dict[str, list[str]] = {}
+    for category in resolve_categories(spec):
+        if category in MULTI_TURN_CATEGORIES:
+            episodes += bfcl_episodes(category, limit, skipped)
+            continue
+        rows = load_bfcl_category(category, limit)
+        kind = "reply" if category in ANY_CALL_CATEGORIES else "call"
+        examples += examples_from_rows([dict(row, kind=kind) for row in rows], source=category)
+    return EvalData(examples, source=BFCL_PREFIX + spec, kind="bfcl", episodes=episodes,
+                    env_factory=make_bfcl_env if episodes else None, skipped=skipped)
+
+
+def bfcl_episodes(category: str, limit: int = 0, skipped: dict[str, list[str]] | None = None) -> list[Any]:
+    """The first `limit` rows of a BFCL multi-turn category as Episodes (ground truth replayed for responses).
+
+    A turn must be exactly one user message (the episode player sends one per turn); rows with
+    another turn shape are skipped, counted in `skipped` and logged.
+    """
+    from rlkit.data.bfcl import PLAYABLE_MULTI_TURN
+    from rlkit.envs.base import Episode, Step, Turn
+    from rlkit.envs.bfcl_multi_turn import BfclMultiTurnEnv, load_multi_turn_rows, reference_turns
+
+    if category not in PLAYABLE_MULTI_TURN:
+        raise ValueError(f"BFCL {category} reveals functions in the middle of an episode, which the episode player "
+                         f"cannot do; playable multi-turn categories: {', '.join(PLAYABLE_MULTI_TURN)}")
+    rows = load_multi_turn_rows(category)
+    rows = rows[:limit] if limit and limit > 0 else rows
+    out, left_out = [], []
+    for row in rows:
+        if any(len(turn) != 1 or turn[0].get("role") != "user" for turn in row["question"]):
+            left_out.append(row["id"])
+            continue
+        env = BfclMultiTurnEnv(row)
+        turns = []
+        for messages, calls in zip(row["question"], reference_turns(row)):
+            # BFCL has no reference reply: the closing empty reply only marks where the turn ends.
+            steps = ([Step(calls=calls, responses=env.step(calls)[0])] if calls else []) + [Step(reply="")]
+            turns.append(Turn(user=messages[0]["content"], template_id=category, steps=steps))
+        out.append(Episode(env=env.name, episode_id=row["id"], split=category, env_seed=0, system=BFCL_SYSTEM_PROMPT,
+                           tools=env.tools, turns=turns, final_state=env.state()))
+    if left_out:
+        why = f"{category}: a turn is not exactly one user message"
+        log.warning("skipped %d of %d rows (%s), e.g. %s", len(left_out), len(rows), why, left_out[0])
+        if skipped is not None:
+            skipped[why] = left_out
+    return out
+
+
+def make_bfcl_env(episode: Any) -> Any:
+    """A fresh env for a BFCL multi-turn episode: its row's initial config loaded into the simulated APIs."""
+    from rlkit.envs.bfcl_multi_turn import BfclMultiTurnEnv, multi_turn_row
+
+    return BfclMultiTurnEnv(multi_turn_row(episode.episode_id))
