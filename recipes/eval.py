@@ -4,15 +4,19 @@ Evaluate a model on tool-calling tasks and write a report (results.json, summary
 
 1. Load the examples: `--data` is an env name (`smart_home`, `banking`, `shell`: its test split,
    every next-call and reply step of `episodes` generated episodes), a distil JSONL file (with
-   `--tools`, a job_description.json-style tool file), or a BFCL v3 question file (answers from
-   `possible_answer/<same name>` beside it, or `--answers`). `limit` keeps the first N rows/episodes.
+   `--tools`, a job_description.json-style tool file), a BFCL question file (answers from
+   `possible_answer/<same name>` beside it, or `--answers`), or BFCL v4 from the installed
+   bfcl-eval package: `--data bfcl:<category>`, `bfcl:a,b`, a group (`bfcl:single_turn`, `non_live`,
+   `live`, `multi_turn`) or `bfcl:all` (every single-turn category and multi_turn_base).
+   `limit` keeps the first N rows/episodes (per category for BFCL v4).
 2. Pick the engine: `--model` is a model name/path (HF generate; `backend=vllm` for vLLM), an
    http(s) URL of an OpenAI-compatible server (with `--endpoint-model NAME`), or a .gguf file.
 3. For every generation setting (default: LFM2 recommended, then temperature 1.0) generate, parse,
    check against the references, detect loops; env episodes are also played on the model's own
    history against the live env.
-4. Write the report; the last line printed is `tool-call equivalence: X.X% (n=N)` for the first
-   setting.
+4. Write the report (BFCL v4: plus the BFCL summary table, per category and BFCL's non-live / live /
+   irrelevance / multi-turn / overall aggregates, printed too); the last line printed is
+   `tool-call equivalence: X.X% (n=N)` for the first setting.
 
 Compare mode: `python recipes/eval.py --compare runs/base,runs/sft,runs/dpo --output runs/compare`
 puts finished runs side by side (compare.md + plots). Every flag is also a config key
@@ -35,7 +39,7 @@ from rlkit.config import parse_cli, save_config
 from rlkit.eval import GenerationSetting, default_settings, evaluate, load_eval_data, write_report
 from rlkit.eval.backends import engine_for_model
 from rlkit.eval.compare import compare_runs
-from rlkit.eval.report import pct
+from rlkit.eval.report import bfcl_summary, bfcl_table, pct
 
 log = logging.getLogger("recipes.eval")
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "eval.yaml"
@@ -45,7 +49,7 @@ DEFAULT_CONFIG = Path(__file__).parent / "configs" / "eval.yaml"
 class EvalConfig:
     """Every key of recipes/configs/eval.yaml (flags `--key value` set the same keys)."""
 
-    data: str = "smart_home"  # env name, distil JSONL, or BFCL question file
+    data: str = "smart_home"  # env name, distil JSONL, BFCL question file, or bfcl:<category|group|all>
     tools: str = ""  # distil: job_description.json-style tool file
     answers: str = ""  # BFCL: answer file (default: possible_answer/<same name> beside the questions)
     model: str = "tiny-lfm2"  # model name/path, http(s) endpoint URL, or .gguf file
@@ -102,6 +106,9 @@ def main(config: EvalConfig):
         meta={"model": config.model, "data": data.source, "data_kind": data.kind, "tool_style": config.tool_style,
               "max_tokens": config.max_tokens},
     )
+    if data.kind == "bfcl":
+        result.meta["bfcl"] = bfcl_summary(result, max_steps_per_turn=config.max_steps_per_turn)
+        result.meta["skipped_rows"] = data.skipped
     save_config(config, output / "config.yaml")
     paths = write_report(result, output)
 
@@ -109,6 +116,8 @@ def main(config: EvalConfig):
         print(f"{setting:>20}: equivalence {pct(m['calls']['equivalence'])} (n={m['calls']['n']}), "
               f"parse errors {pct(m['calls']['parse_error_rate'])}, loop rate {pct(m['generation']['loop_rate'])}, "
               f"mean length {m['generation']['mean_length'] or 0:.1f} tokens")
+    if data.kind == "bfcl":
+        print("\n".join(bfcl_table(result.meta["bfcl"])))
     print("report: " + ", ".join(str(p) for p in paths.values()))
     print(result.summary_line())
     return result
