@@ -8,12 +8,17 @@ which adds rollout metrics and dynamic sampling) on env tasks, distil JSONL or B
 2. Tasks. `task: single_turn`: each row's conversation up to the next assistant call, rendered as
    text with rlkit.chat.render_prompt (tool list in the system turn in `tool_style`, exactly as SFT
    and eval render it); rewards compare the completion's calls with the row's reference `answer`.
-   `task: multi_turn`: the env adapter (rlkit/envs/trl_adapter.py) runs the calls in the simulated env.
-3. Rewards (TRL contract, rlkit.rewards): tool-call correctness, n-gram repetition penalty,
-   format; `rewards.*` are their weights (TRL's `reward_weights`).
-4. Rollouts: TRL's HF generate (`rollout.backend: hf`, the CPU default), or rlkit's vLLM engine
-   colocated / behind a server (`vllm_colocate` / `vllm_server`, single-turn), which gets the
-   policy's weights every step and checks the first push against the trainer's logprobs.
+   `task: multi_turn`: whole env episodes (the model's calls run in the simulated env until it
+   answers in text, `rollout.max_turns` or `rollout.max_episode_tokens`): with `rollout.backend: hf`
+   TRL's own tool loop and the env adapter (rlkit/envs/trl_adapter.py) play them; with any rlkit
+   engine, rlkit's token-in/token-out episode runner (rlkit.rollout.episodes via
+   rlkit.grpo.rollout.EpisodeRolloutFunc: only the model's tokens train, no re-tokenization).
+3. Rewards (TRL contract, rlkit.rewards): tool-call correctness (multi-turn: the env's final-state
+   replay), n-gram repetition penalty, format; `rewards.*` are their weights (TRL's `reward_weights`).
+   For rlkit-engine episodes the text rewards read the model's own turns only.
+4. Rollouts: TRL's HF generate (`rollout.backend: hf`, the CPU default), or an rlkit engine:
+   HF generate (`rlkit_hf`), vLLM colocated (`vllm_colocate`) or behind a server (`vllm_server`),
+   which gets the policy's weights every step and checks the first push against the trainer's logprobs.
 5. Train with `train.loss_type` (TRL's: dapo (default), grpo, dr_grpo, bnpo, ...), then save a plain
    HF model to `<output_dir>/model` (LoRA merged).
 """
@@ -37,11 +42,12 @@ from rlkit.train.checkpoint import ManifestCallback, resumable_trainer_checkpoin
 from rlkit.config import parse_cli, save_config
 from rlkit.train.distributed import close_processes
 from rlkit.grpo.trainer import ToolCallGRPOTrainer
-from rlkit.grpo.rollout import EngineRolloutFunc
+from rlkit.grpo.rollout import EngineRolloutFunc, EpisodeRolloutFunc, OnModelTurns, episode_reward, unique_prompt_rows
 from rlkit.train.lora import LoraSettings, fit_fused_lm_head, peft_config, save_merged
 from rlkit.model import end_of_turn_id, load_model_and_tokenizer, require_stage_input
 from rlkit.rollout import make_rollout_engine
 from rlkit.rollout.base import Decoding
+from rlkit.rollout.episodes import EpisodeLimits
 from rlkit.rewards import NgramRepetitionPenalty, format_reward, tool_call_reward
 from rlkit.data.sources import TaskSource, load_task_rows
 from rlkit.train.tracking import TrackingSettings, tracked_run
@@ -71,7 +77,9 @@ class RolloutSettings(Decoding):
     server_url: str = "http://127.0.0.1:8000/v1"  # vllm_server only
     served_model: str = ""  # vllm_server only: the name the server serves the policy under
     num_generations: int = 8
-    max_completion_length: int = 64
+    max_completion_length: int = 64  # tokens per generation
+    max_turns: int = 4  # multi_turn with an rlkit engine: model generations per episode
+    max_episode_tokens: int = 256  # multi_turn with an rlkit engine: model + tool tokens after the prompt
 
 
 @dataclass
@@ -140,22 +148,32 @@ def tasks_and_rewards(config: GRPORecipeConfig, tokenizer):
 
     data = config.data
     rows = grpo_dataset(data.env, data.split, data.num_rows, data.seed)
-    return rows, rewards, environment_factory(data.env, reward_weight=weights.tool_call)
+    if config.rollout.backend == "hf":
+        return rows, rewards, environment_factory(data.env, reward_weight=weights.tool_call)
+    # rlkit's episode runner plays the env itself; the rollout function finds each row by its prompt.
+    rows, dropped = unique_prompt_rows(rows)
+    if dropped:
+        log.warning("multi_turn: dropped %d of %d rows whose prompt repeats an earlier row's", dropped, dropped + len(rows))
+    on_model = [(OnModelTurns(func), weight) for func, weight in rewards]
+    return rows, [(episode_reward, weights.tool_call), *on_model], None
 
 
-def engine_rollout_func(config: GRPORecipeConfig, model, tokenizer) -> EngineRolloutFunc | None:
+def engine_rollout_func(config: GRPORecipeConfig, model, tokenizer, rows) -> EngineRolloutFunc | None:
     """None for TRL's own HF generate; else an rlkit engine that receives the policy's weights every step."""
     rollout = config.rollout
     if rollout.backend == "hf":
         return None
-    if config.task == "multi_turn":
-        raise ValueError("rollout.backend other than hf works with task: single_turn only (TRL runs tool loops itself)")
     if config.lora.enabled and rollout.backend.startswith("vllm"):
         raise ValueError("lora.enabled with rollout.backend vllm_*: adapters are not synced to vLLM; train full weights or use rollout.backend=hf")
     engine_backend = {"rlkit_hf": "hf", "vllm_colocate": "vllm", "vllm_server": "vllm_server"}[rollout.backend]
     options = {"base_url": rollout.server_url, "served_model": rollout.served_model} if engine_backend == "vllm_server" else {}
     engine = make_rollout_engine(engine_backend, model, tokenizer, tool_style=config.tool_style, **options)
-    return EngineRolloutFunc(engine, tokenizer, rollout.sampling_params(rollout.max_completion_length))
+    if config.task == "single_turn":
+        return EngineRolloutFunc(engine, tokenizer, rollout.sampling_params(rollout.max_completion_length))
+    # Sampling logprobs are free from vLLM; HF would keep every step's logits for them.
+    params = rollout.sampling_params(rollout.max_completion_length, logprobs=engine_backend != "hf")
+    limits = EpisodeLimits(max_turns=rollout.max_turns, max_completion_tokens=rollout.max_episode_tokens)
+    return EpisodeRolloutFunc(engine, tokenizer, params, rows, limits, config.tool_style)
 
 
 def grpo_args(config: GRPORecipeConfig, reward_weights: list[float]) -> GRPOConfig:
@@ -209,7 +227,7 @@ def main(config: GRPORecipeConfig) -> Path:
         processing_class=tokenizer,
         peft_config=peft_config(config.lora, model, tokenizer),
         environment_factory=environment_factory,
-        rollout_func=engine_rollout_func(config, model, tokenizer),
+        rollout_func=engine_rollout_func(config, model, tokenizer, rows),
         dynamic_sampling=config.dynamic_sampling.enabled,
         max_refills=config.dynamic_sampling.max_refills,
         end_of_turn_id=end_of_turn_id(tokenizer),

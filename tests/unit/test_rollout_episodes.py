@@ -49,3 +49,30 @@ def test_token_budget_and_turn_limit_end_episodes(tiny_model, one_thread):
     assert free[0].completion_ids[:5] == cut[0].completion_ids  # the budget cuts, it does not resample
     with pytest.raises(ValueError, match="max_turns"):
         run_episodes(engine, tokenizer, tasks, params, EpisodeLimits(max_turns=0))
+
+
+def test_grpo_episode_helpers_doctests():
+    import doctest
+
+    import rlkit.grpo.rollout
+
+    result = doctest.testmod(rlkit.grpo.rollout)
+    assert result.attempted >= 2 and result.failed == 0
+
+
+def test_rows_with_a_repeated_prompt_are_dropped_and_counted():
+    from datasets import Dataset
+
+    from rlkit.grpo.rollout import reference_steps, unique_prompt_rows
+
+    prompt = [{"role": "user", "content": "lights off"}]
+    rows = Dataset.from_list([
+        {"prompt": prompt, "env_seed": 1, "reference_steps": "", "answer": '[{"name": "f", "arguments": {"a": 1}}]'},
+        {"prompt": prompt, "env_seed": 2, "reference_steps": "", "answer": "[]"},
+        {"prompt": [{"role": "user", "content": "lights on"}], "env_seed": 3, "answer": "[]",
+         "reference_steps": '[[{"name": "g", "arguments": {}}], [{"name": "h", "arguments": {"b": 2}}]]'},
+    ])
+    kept, dropped = unique_prompt_rows(rows)
+    assert dropped == 1 and kept["env_seed"] == [1, 3]
+    assert [[c.name for c in step] for step in reference_steps(kept[0])] == [["f"]]
+    assert [[(c.name, c.arguments) for c in s] for s in reference_steps(kept[1])] == [[("g", {})], [("h", {"b": 2})]]
