@@ -228,7 +228,8 @@ def graft_lfm2_format(model: Any, tokenizer: Any) -> tuple[Any, Any, list[int]]:
 @torch.no_grad()
 def _start_new_rows_at_mean(model: Any, old_rows: int) -> None:
     # transformers' resize samples new rows from a Gaussian fitted to the old ones (random, so a
-    # rebuild would differ); the mean itself is deterministic and as neutral.
+    # rebuild would differ); the mean is as neutral. Taken by numpy in float64: torch's threaded
+    # reduction can round differently with another thread count, and rebuilds must be byte-identical.
     layers = [model.get_input_embeddings(), model.get_output_embeddings()]
     seen = set()
     for layer in layers:
@@ -236,7 +237,8 @@ def _start_new_rows_at_mean(model: Any, old_rows: int) -> None:
             continue
         seen.add(id(layer.weight))
         weight = layer.weight
-        weight[old_rows:] = weight[:old_rows].mean(dim=0, keepdim=True)
+        mean = weight[:old_rows].detach().double().cpu().numpy().mean(axis=0)
+        weight[old_rows:] = torch.from_numpy(mean).to(weight.dtype)
 
 
 def ensure_chat_format(model: Any, tokenizer: Any, chat_format: ChatFormat, model_name: str) -> tuple[Any, Any]:

@@ -51,7 +51,7 @@ class SmolLM2Recipe:
 
     chat_format: ChatFormat = "lfm2"  # its own template drops tool calls (the probe fails): graft the LFM2 format
     dtype: str = "float32"
-    builder_version: int = 1  # bump when the conversion code changes its output
+    builder_version: int = 2  # bump when the conversion code changes its output
 
     def digest(self, source_sha256: str) -> str:
         """A short hash of the recipe, the source file's sha256 and the LFM2 template text."""
@@ -104,7 +104,17 @@ def convert_smollm2(gguf_path: Path, out_dir: Path, recipe: SmolLM2Recipe) -> Pa
     model, tokenizer = ensure_chat_format(model, tokenizer, recipe.chat_format, SMOLLM2_NAME)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
+    _drop_load_time_keys(Path(out_dir) / "tokenizer_config.json")
     return out_dir
+
+
+def _drop_load_time_keys(path: Path) -> None:
+    # transformers records how the tokenizer was loaded (HF_HUB_OFFLINE sets local_files_only):
+    # the environment, not the tokenizer, and it would make rebuilds differ between shells.
+    config = json.loads(path.read_text())
+    for key in ("is_local", "local_files_only"):
+        config.pop(key, None)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def ensure_smollm2(cache_dir: Path, recipe: SmolLM2Recipe | None = None) -> Path:

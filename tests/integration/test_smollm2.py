@@ -1,7 +1,7 @@
 """`smollm2-135m`: converted byte-identically from the wheel's GGUF, grafted with the LFM2 format, LoRA-trainable.
 
-The first test to ask for the model converts it into the rlkit cache (~35-70 s on 2 cores); later
-ones load it in about a second.
+The first test to ask for the model converts it into the rlkit cache (35-85 s measured on 2 shared
+cores); later ones load it in about a second.
 """
 
 from __future__ import annotations
@@ -40,12 +40,13 @@ def tensors(folder: Path) -> dict[str, torch.Tensor]:
         return {key: f.get_tensor(key) for key in f.keys()}
 
 
-def test_conversion_is_byte_identical_on_a_rebuild(smollm2_dir, gguf_path, tmp_path):
+def test_conversion_is_byte_identical_on_a_rebuild(smollm2_dir, gguf_path, tmp_path):  # one conversion: 35-70 s
     again = convert_smollm2(gguf_path, tmp_path / "again", SmolLM2Recipe())
     files = sorted(p.name for p in smollm2_dir.iterdir())
     assert files == sorted(p.name for p in again.iterdir())
     assert "model.safetensors" in files
-    assert {name: sha256_file(again / name) for name in files} == {name: sha256_file(smollm2_dir / name) for name in files}
+    differing = [name for name in files if sha256_file(again / name) != sha256_file(smollm2_dir / name)]
+    assert differing == []
 
 
 def test_the_folder_is_a_plain_llama_holding_the_ggufs_weights(smollm2_dir, gguf_path):
@@ -82,6 +83,7 @@ def test_native_chat_format_accepts_the_grafted_folder(smollm2_dir):
     assert model.get_input_embeddings().weight.shape[0] == len(tokenizer) == 49216
 
 
+@pytest.mark.slow  # two LoRA steps of the 135M model through the recipe: 55-150 s measured on 2 shared cores
 def test_lora_sft_steps_move_the_adapters_and_the_tool_token_rows(smollm2_dir, tmp_path):
     from rlkit.config import load_config
     from tests.recipes import load_recipe
