@@ -142,8 +142,15 @@ def tasks_and_rewards(config: GRPORecipeConfig, tokenizer):
             remove_columns=["messages"],
         )
         return rows, [(tool_call_reward, weights.tool_call), *rewards], None
+    if config.data.source == "bfcl":  # BFCL multi-turn: each row is one turn, played on the simulated APIs
+        if config.rollout.backend != "hf":
+            raise ValueError("task: multi_turn with data.source: bfcl runs with rollout.backend: hf (TRL's tool loop)")
+        from rlkit.envs.bfcl_grpo import environment_factories, grpo_dataset as bfcl_turns
+
+        rows = bfcl_turns(config.data.path.removeprefix("bfcl:") or "multi_turn_base", limit=config.data.num_rows)
+        return rows, rewards, environment_factories(rows, reward_weight=weights.tool_call)
     if config.data.source != "env":
-        raise ValueError("task: multi_turn needs data.source: env (the env runs the calls)")
+        raise ValueError("task: multi_turn needs data.source: env or bfcl (the env runs the calls)")
     from rlkit.envs.trl_adapter import environment_factory, grpo_dataset
 
     data = config.data

@@ -65,7 +65,7 @@ class TRLEnvAdapter:
         return self.reward_weight * replay_reward(row, self._calls, self._env.state(), reference)
 
 
-def _tool_method(schema: dict):
+def tool_method(schema: dict):
     """A method with the tool's name, keyword parameters, type hints and docstring, forwarding to the env."""
     fn = schema["function"]
     properties = fn["parameters"].get("properties", {})
@@ -98,7 +98,7 @@ def _tool_method(schema: dict):
 def adapter_class(env_name: str) -> type[TRLEnvAdapter]:
     """A TRL environment class for one registered env: one method per tool."""
     env_class = ENVS[env_name]
-    methods = {tool["function"]["name"]: _tool_method(tool) for tool in env_class.tools}
+    methods = {tool["function"]["name"]: tool_method(tool) for tool in env_class.tools}
     return type(f"{env_class.__name__}ForTRL", (TRLEnvAdapter,), {"env_name": env_name, **methods})
 
 

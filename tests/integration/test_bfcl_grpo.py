@@ -10,7 +10,8 @@ def test_grpo_step_runs_against_bfcl_multi_turn(tiny_model_dir, tmp_path, monkey
     import torch
     from trl import GRPOConfig, GRPOTrainer
 
-    from rlkit.envs.bfcl_multi_turn import environment_factories, grpo_dataset, multi_turn_row, reference_turns
+    from rlkit.envs.bfcl_grpo import environment_factories, grpo_dataset
+    from rlkit.envs.bfcl_multi_turn import multi_turn_row, reference_turns
     from rlkit.model import load_model_and_tokenizer
 
     monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")

@@ -93,3 +93,13 @@ def test_engine_rollout_backends_train(briefly_tuned_model, tmp_path, backend):
     assert_trained(model_dir, briefly_tuned_model)
     logs = [entry for entry in json.loads((tmp_path / "log_history.json").read_text()) if "reward" in entry]
     assert len(logs) == 2 and all(entry["completions/max_length"] <= 24 for entry in logs)
+
+
+def test_multi_turn_bfcl_grpo_runs_through_the_recipe(briefly_tuned_model, tmp_path):
+    pytest.importorskip("bfcl_eval", reason="BFCL v4 comes from the bfcl-eval package (scripts/install.sh installs it)")
+    recipe, config = grpo_config(briefly_tuned_model, tmp_path, [
+        "task=multi_turn", "data.source=bfcl", "data.path=bfcl:multi_turn_base", "data.num_rows=2", "train.max_steps=1"])
+    model_dir = recipe.main(config)
+    assert_trained(model_dir, briefly_tuned_model)  # the repetition and format rewards differ within a group
+    logs = [entry for entry in json.loads((tmp_path / "log_history.json").read_text()) if "reward" in entry]
+    assert logs and all(any(k.startswith("rewards/Bfcl") and k.endswith("ForTRL/mean") for k in entry) for entry in logs)

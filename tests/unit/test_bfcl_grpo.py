@@ -8,13 +8,8 @@ import pytest
 
 pytest.importorskip("bfcl_eval", reason="BFCL v4 comes from the bfcl-eval package (scripts/install.sh installs it)")
 
-from rlkit.envs.bfcl_multi_turn import (  # noqa: E402
-    environment_factories,
-    function_docs,
-    grpo_dataset,
-    multi_turn_row,
-    reference_turns,
-)
+from rlkit.envs.bfcl_grpo import environment_factories, grpo_dataset  # noqa: E402
+from rlkit.envs.bfcl_multi_turn import function_docs, multi_turn_row, reference_turns  # noqa: E402
 
 
 @pytest.fixture(scope="module")

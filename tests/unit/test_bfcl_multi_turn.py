@@ -20,8 +20,8 @@ from rlkit.envs.bfcl_multi_turn import (  # noqa: E402
     parse_reference_call,
     plain_state,
     reference_turns,
-    turn_reward,
 )
+from rlkit.envs.bfcl_grpo import turn_reward  # noqa: E402
 from rlkit.toolcall import ToolCall  # noqa: E402
 from rlkit.toolcall.pythonic import CallSyntaxError  # noqa: E402
 
