@@ -93,24 +93,28 @@ def test_settings_are_scored_separately(env_data):
         evaluate(oracle, env_data.examples, [settings[0], settings[0]])
 
 
-@pytest.mark.parametrize("category", ["simple", "multiple", "parallel", "parallel_multiple"])
-def test_oracle_on_bfcl_files_fails_only_self_contradicting_gold(shared_data, category):
-    data = load_eval_data(str(shared_data / "bfcl_v3" / f"BFCL_v3_{category}.json"))
-    assert data.kind == "bfcl" and len(data.examples) == 200 + 200 * (category == "simple")
+@pytest.mark.parametrize("category", ["simple_python", "multiple", "parallel", "parallel_multiple"])
+def test_oracle_on_bfcl_fails_only_self_contradicting_gold(category):
+    pytest.importorskip("bfcl_eval", reason="BFCL v4 comes from the bfcl-eval package (scripts/install.sh installs it)")
+    data = load_eval_data(f"bfcl:{category}")
+    assert data.kind == "bfcl" and len(data.examples) == 200 + 200 * (category == "simple_python")
     _, result, m = run(data, episodes=False, max_tokens=4096)
-    # BFCL's gold contradicts its own schema in three rows (see the toolcall audit); nothing else fails.
-    contradictions = {"simple": {"wrong_function": 1}, "parallel_multiple": {"unexpected_argument": 2}}
+    # BFCL's gold contradicts its own schema in two rows (see the toolcall audit); nothing else fails.
+    contradictions = {"parallel_multiple": {"unexpected_argument": 2}}
     assert m["calls"]["reasons"] == contradictions.get(category, {})
     assert m["calls"]["correct"] == m["calls"]["n"] - sum(contradictions.get(category, {}).values())
 
 
-def test_oracle_on_bfcl_with_explicit_answers_and_limit(shared_data, tmp_path):
-    root = shared_data / "bfcl_v3"
-    lonely = tmp_path / "BFCL_v3_parallel.json"
-    lonely.write_text((root / "BFCL_v3_parallel.json").read_text())
+def test_oracle_on_bfcl_with_explicit_answers_and_limit(tmp_path):
+    pytest.importorskip("bfcl_eval", reason="BFCL v4 comes from the bfcl-eval package (scripts/install.sh installs it)")
+    from rlkit.envs.bfcl_multi_turn import bfcl_data_root
+
+    root = bfcl_data_root()
+    lonely = tmp_path / "BFCL_v4_parallel.json"
+    lonely.write_text((root / "BFCL_v4_parallel.json").read_text())
     with pytest.raises(FileNotFoundError, match="--answers"):
         load_eval_data(str(lonely))
-    data = load_eval_data(str(lonely), answers=str(root / "possible_answer" / "BFCL_v3_parallel.json"), limit=25)
+    data = load_eval_data(str(lonely), answers=str(root / "possible_answer" / "BFCL_v4_parallel.json"), limit=25)
     oracle, result, m = run(data, Perturbation("drop_call", period=2), episodes=False, max_tokens=4096)
     assert m["calls"]["n"] == 25 and m["calls"]["correct"] == 12
     assert m["calls"]["reasons"] == {"wrong_count": 13}
