@@ -8,61 +8,56 @@ the schema and in the expected call; each value of the right type and among the 
 Several calls: counts must match; then, as BFCL does, each expected call in turn takes the first
 still-unmatched predicted call that passes (greedy, order-free). Without tools (or with an empty
 tools list) the schema checks are skipped and value kinds are inferred from the values.
+
+Two paths, one set of rules: `check_calls` decides pass/fail without writing any message and, for
+a failure, defers the reason and detail until they are read (explaining a failure - which
+expected call a wrong one was meant to be - costs far more than finding it, and rewards read only
+`ok`); `explain_calls` is the same check with the explanation worked out at once. A deferred
+verdict's reason and detail are exactly `explain_calls`'s (tested on every BFCL item).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from itertools import permutations
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from itertools import permutations
+from typing import Any, Callable
 
 from rlkit.toolcall.call import ToolCall
+from rlkit.toolcall.matcher import Matcher, compile_matcher
 from rlkit.toolcall.schema import PYTHON_TYPES, allows_null, load_tools, type_name_of
 from rlkit.toolcall.values import VALUE_NOT_ACCEPTABLE, WRONG_TYPE, check_argument
-
-OK = "ok"
-WRONG_FUNCTION = "wrong_function"  # name differs from the expected one, or is not in the tools
-MISSING_REQUIRED = "missing_required"  # an argument the schema requires is absent
-MISSING_ARGUMENT = "missing_argument"  # an argument the expected call needs (schema-optional) is absent
-UNEXPECTED_ARGUMENT = "unexpected_argument"  # not in the schema, or not in the expected call
-WRONG_COUNT = "wrong_count"  # different number of calls than expected
-NO_CALL = "no_call"  # calls were expected, none were made
-PARSE_ERROR = "parse_error"  # the completion's call block could not be read (set by rewards)
-REASONS = (
-    OK,
-    WRONG_FUNCTION,
-    MISSING_REQUIRED,
+from rlkit.toolcall.verdict import (  # noqa: F401 - re-exported: callers import them from here
     MISSING_ARGUMENT,
-    UNEXPECTED_ARGUMENT,
-    WRONG_TYPE,
-    VALUE_NOT_ACCEPTABLE,
-    WRONG_COUNT,
+    MISSING_REQUIRED,
     NO_CALL,
+    OK,
     PARSE_ERROR,
+    PASS,
+    REASONS,
+    UNEXPECTED_ARGUMENT,
+    WRONG_COUNT,
+    WRONG_FUNCTION,
+    Verdict,
 )
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Outcome of a check: `ok`, a `reason` from REASONS, and a human-readable `detail`."""
-
-    ok: bool
-    reason: str
-    detail: str = ""
-
-
-PASS = Verdict(True, OK)
 
 
 @dataclass
 class ExpectedCall:
-    """An expected call: name and, per argument, the list of acceptable values (`""` = may be omitted)."""
+    """An expected call: name and, per argument, the list of acceptable values (`""` = may be omitted).
+
+    Read-only once checked: the verdict path keeps a matcher compiled from it (see matcher.py).
+    """
 
     name: str
     arguments: dict[str, list]
+    # (schemas object last checked against, its compiled matcher or None before the second use)
+    _matcher: tuple[dict, Matcher | None] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_matcher": None}  # matchers are closures: rebuild them after a copy
 
 
 class AnswerFormatError(ValueError):
@@ -132,15 +127,39 @@ def check_calls(
     """Verdict on predicted vs expected calls (order-free, BFCL semantics); tools enable schema checks.
 
     matching="bfcl" pairs calls greedily like BFCL (an ambiguous gold answer can then reject a
-    correct reordering); matching="best" accepts whenever some one-to-one pairing passes.
+    correct reordering); matching="best" accepts whenever some one-to-one pairing passes. A
+    failure's reason and detail are explained when first read, from the calls as they are then:
+    do not change `predicted` or `expected` before reading them.
     """
     if matching not in ("bfcl", "best"):
         raise ValueError(f"matching must be 'bfcl' or 'best', got {matching!r}")
-    schemas = load_tools(tools) if tools is not None else {}
+    schemas = load_tools(tools) if tools is not None else _NO_TOOLS
     if len(predicted) != len(expected):
-        if not predicted:
-            return Verdict(False, NO_CALL, f"expected {len(expected)} call(s), got none")
-        return Verdict(False, WRONG_COUNT, f"expected {len(expected)} call(s), got {len(predicted)}")
+        return _count_verdict(len(predicted), len(expected))
+    if len(expected) == 1:  # most rows: no pairing to search
+        if _passes(predicted[0], expected[0], schemas):
+            return PASS
+    elif _pairing_passes(predicted, expected, schemas, matching):
+        return PASS
+    return Verdict.deferred(lambda: _explained(predicted, expected, schemas, matching))
+
+
+def explain_calls(
+    predicted: list[ToolCall],
+    expected: list[ExpectedCall],
+    tools: str | list | None = None,
+    *,
+    matching: str = "bfcl",
+) -> Verdict:
+    """`check_calls` with the reason and detail of a failure worked out at once (the slow path)."""
+    if matching not in ("bfcl", "best"):
+        raise ValueError(f"matching must be 'bfcl' or 'best', got {matching!r}")
+    return _explained(predicted, expected, load_tools(tools) if tools is not None else {}, matching)
+
+
+def _explained(predicted: list[ToolCall], expected: list[ExpectedCall], schemas: dict, matching: str) -> Verdict:
+    if len(predicted) != len(expected):
+        return _count_verdict(len(predicted), len(expected))
     verdicts: dict[tuple[int, int], Verdict] = {}
 
     def verdict(wanted: int, index: int) -> Verdict:
@@ -148,35 +167,77 @@ def check_calls(
             verdicts[wanted, index] = check_one_call(predicted[index], expected[wanted], schemas)
         return verdicts[wanted, index]
 
-    greedy_failure = _greedy_failure(len(expected), verdict)
+    def passes(wanted: int, index: int) -> bool:
+        return verdict(wanted, index).ok
+
+    greedy_failure = _greedy_failure(len(expected), passes)
     if greedy_failure is None:
         return PASS
-    pairs = _maximum_matching(len(expected), verdict)
+    pairs = _maximum_matching(len(expected), passes)
     if matching == "best" and len(pairs) == len(expected):
         return PASS
     return _explain(expected, predicted, pairs, greedy_failure, verdict)
 
 
+def _count_verdict(predicted: int, expected: int) -> Verdict:
+    if not predicted:
+        return Verdict(False, NO_CALL, f"expected {expected} call(s), got none")
+    return Verdict(False, WRONG_COUNT, f"expected {expected} call(s), got {predicted}")
 
-def _greedy_failure(count: int, verdict) -> int | None:
+
+_NO_TOOLS: dict = {}  # shared (never written) so that matchers compiled without tools are reused
+
+
+def _passes(call: ToolCall, wanted: ExpectedCall, schemas: dict) -> bool:
+    """Whether one call passes against one expected call; compiles a matcher on the second use
+    with the same schemas object (a one-off check is cheaper without compiling)."""
+    if call.name != wanted.name:  # a different name always fails (most pairs in a shuffle)
+        return False
+    state = wanted._matcher
+    if state is not None and state[0] is schemas:
+        matcher = state[1]
+        if matcher is None:
+            matcher = compile_matcher(wanted, schemas)
+            wanted._matcher = (schemas, matcher)
+        return matcher(call)
+    wanted._matcher = (schemas, None)
+    return _one_call_failure(call, wanted, schemas, explain=False) is None
+
+
+def _pairing_passes(predicted: list[ToolCall], expected: list[ExpectedCall], schemas: dict, matching: str) -> bool:
+    """Whether the calls pass (equal counts assumed), deciding each pair without explaining it."""
+    outcomes: dict[tuple[int, int], bool] = {}
+
+    def passes(wanted: int, index: int) -> bool:
+        outcome = outcomes.get((wanted, index))
+        if outcome is None:
+            outcome = outcomes[wanted, index] = _passes(predicted[index], expected[wanted], schemas)
+        return outcome
+
+    if _greedy_failure(len(expected), passes) is None:
+        return True
+    return matching == "best" and len(_maximum_matching(len(expected), passes)) == len(expected)
+
+
+def _greedy_failure(count: int, passes: Callable[[int, int], bool]) -> int | None:
     """BFCL's pairing: each expected call takes the first unmatched passing prediction; the first
     expected call left without one, or None."""
     unmatched = list(range(count))
     for wanted in range(count):
-        index = next((index for index in unmatched if verdict(wanted, index).ok), None)
+        index = next((index for index in unmatched if passes(wanted, index)), None)
         if index is None:
             return wanted
         unmatched.remove(index)
     return None
 
 
-def _maximum_matching(count: int, verdict) -> dict[int, int]:
+def _maximum_matching(count: int, passes: Callable[[int, int], bool]) -> dict[int, int]:
     """Largest set of passing (expected -> predicted) pairs, by augmenting paths (Kuhn)."""
     owner: dict[int, int] = {}  # predicted index -> expected index
 
     def augment(wanted: int, seen: set[int]) -> bool:
         for index in range(count):
-            if index not in seen and verdict(wanted, index).ok:
+            if index not in seen and passes(wanted, index):
                 seen.add(index)
                 if index not in owner or augment(owner[index], seen):
                     owner[index] = wanted
@@ -201,10 +262,17 @@ def _explain(expected, predicted, pairs: dict[int, int], greedy_failure: int, ve
     if len(predicted) > 1 and Counter(c.name for c in predicted) != Counter(c.name for c in expected):
         return Verdict(False, WRONG_FUNCTION, "the predicted function names differ from the expected ones")
     count = len(expected)
+    closeness_of: dict[tuple[int, int], float] = {}
+
+    def closeness(pair: tuple[int, int]) -> float:
+        if pair not in closeness_of:  # pure, and asked for once per permutation: remember it
+            closeness_of[pair] = _closeness(expected[pair[0]], predicted[pair[1]])
+        return closeness_of[pair]
+
     if len(pairs) == count:  # some pairing passes, only BFCL's greedy order failed
         failing = [(greedy_failure, index) for index in range(count) if not verdict(greedy_failure, index).ok]
     elif count <= _MAX_CALLS_FOR_EXHAUSTIVE_EXPLANATION:
-        failing = _closest_failing_pairs(count, verdict, expected, predicted)
+        failing = _closest_failing_pairs(count, verdict, closeness)
     else:
         used = set(pairs.values())
         failing = [
@@ -214,16 +282,16 @@ def _explain(expected, predicted, pairs: dict[int, int], greedy_failure: int, ve
             for index in range(count)
             if index not in used
         ]
-    wanted, index = max(failing, key=lambda pair: (_closeness(expected[pair[0]], predicted[pair[1]]), -pair[0]))
+    wanted, index = max(failing, key=lambda pair: (closeness(pair), -pair[0]))
     failed = verdict(wanted, index)
     return Verdict(False, failed.reason, f"expected call #{wanted} ({expected[wanted].name}) vs predicted #{index}: {failed.detail}")
 
 
-def _closest_failing_pairs(count: int, verdict, expected, predicted) -> list[tuple[int, int]]:
+def _closest_failing_pairs(count: int, verdict, closeness) -> list[tuple[int, int]]:
     best_key, best_failing = None, []
     for order in permutations(range(count)):
         failing = [(wanted, index) for wanted, index in enumerate(order) if not verdict(wanted, index).ok]
-        key = (-len(failing), sum(_closeness(expected[w], predicted[i]) for w, i in failing))
+        key = (-len(failing), sum(closeness(pair) for pair in failing))
         if best_key is None or key > best_key:
             best_key, best_failing = key, failing
     return best_failing
@@ -242,7 +310,7 @@ def argument_overlap(call: ToolCall, wanted: ExpectedCall, schemas: dict[str, di
     correct_optional = 0
     for name, value in call.arguments.items():
         acceptable = wanted.arguments.get(name)
-        if acceptable is None or check_argument(name, value, acceptable, properties.get(name)) is not None:
+        if acceptable is None or check_argument(name, value, acceptable, properties.get(name), False) is not None:
             continue
         correct += 1
         correct_optional += "" in acceptable
@@ -258,28 +326,41 @@ def argument_f1(call: ToolCall, wanted: ExpectedCall, schemas: dict[str, dict] |
 
 def check_one_call(call: ToolCall, wanted: ExpectedCall, schemas: dict[str, dict]) -> Verdict:
     """BFCL's simple-function check of one predicted call against one expected call."""
+    failure = _one_call_failure(call, wanted, schemas, explain=True)
+    return PASS if failure is None else Verdict(False, *failure)
+
+
+def _one_call_failure(call: ToolCall, wanted: ExpectedCall, schemas: dict[str, dict], explain: bool) -> tuple[str, str] | None:
+    """(reason, detail) of the first failed rule, or None; without `explain` the detail is ""."""
     if call.name != wanted.name:
-        return Verdict(False, WRONG_FUNCTION, f"called {call.name!r}, expected {wanted.name!r}")
+        return WRONG_FUNCTION, f"called {call.name!r}, expected {wanted.name!r}" if explain else ""
     schema = schemas.get(call.name) if schemas else None
     if schemas and schema is None:
-        return Verdict(False, WRONG_FUNCTION, f"{call.name!r} is not defined in the tools")
-    properties = schema["parameters"]["properties"] if schema else None
+        return WRONG_FUNCTION, f"{call.name!r} is not defined in the tools" if explain else ""
+    arguments = call.arguments
+    acceptable_of = wanted.arguments
     if schema:
-        for name in schema["parameters"]["required"]:
-            if name not in call.arguments:
-                return Verdict(False, MISSING_REQUIRED, f"{call.name}: required argument {name!r} missing")
-    for name, value in call.arguments.items():
+        parameters = schema["parameters"]
+        properties = parameters["properties"]
+        for name in parameters["required"]:
+            if name not in arguments:
+                return MISSING_REQUIRED, f"{call.name}: required argument {name!r} missing" if explain else ""
+    else:
+        properties = None
+    for name, value in arguments.items():
         if properties is not None and name not in properties:
-            return Verdict(False, UNEXPECTED_ARGUMENT, f"{call.name}: {name!r} is not in the schema")
-        if name not in wanted.arguments:
-            return Verdict(False, UNEXPECTED_ARGUMENT, f"{call.name}: {name!r} is not in the expected call")
-        failure = check_argument(name, value, wanted.arguments[name], properties.get(name) if properties else None)
+            return UNEXPECTED_ARGUMENT, f"{call.name}: {name!r} is not in the schema" if explain else ""
+        acceptable = acceptable_of.get(name)
+        if acceptable is None and name not in acceptable_of:
+            return UNEXPECTED_ARGUMENT, f"{call.name}: {name!r} is not in the expected call" if explain else ""
+        failure = check_argument(name, value, acceptable, properties.get(name) if properties else None, explain)
         if failure is not None:
-            return Verdict(False, failure[0], f"{call.name}: {failure[1]}")
-    for name, acceptable in wanted.arguments.items():
-        if name not in call.arguments and "" not in acceptable:
-            return Verdict(False, MISSING_ARGUMENT, f"{call.name}: argument {name!r} missing")
-    return PASS
+            return failure[0], f"{call.name}: {failure[1]}" if explain else ""
+    if len(acceptable_of) > len(arguments):  # every given name is expected, so some expected one is absent
+        for name, acceptable in acceptable_of.items():
+            if name not in arguments and "" not in acceptable:
+                return MISSING_ARGUMENT, f"{call.name}: argument {name!r} missing" if explain else ""
+    return None
 
 
 def validate_call(call: ToolCall, tools: str | list | dict) -> Verdict:

@@ -46,29 +46,34 @@ def standardize_string(text: str) -> str:
     return _STRIPPED_PUNCTUATION.sub("", text).lower().replace("'", '"')
 
 
-def check_argument(name: str, value: Any, acceptable: list, property_schema: dict | None) -> Failure | None:
-    """None when `value` is acceptable for argument `name`, else (reason, detail)."""
+def check_argument(
+    name: str, value: Any, acceptable: list, property_schema: dict | None, explain: bool = True
+) -> Failure | None:
+    """None when `value` is acceptable for argument `name`, else (reason, detail); detail "" unless `explain`."""
     type_name = type_name_of(property_schema)
     if type_name is None or (value is None and allows_null(property_schema)):
-        return _check_untyped(name, value, acceptable)
+        return _check_untyped(name, value, acceptable, explain)
     expected_type = PYTHON_TYPES[type_name]
     item_name = item_type_name(property_schema) if type_name in SEQUENCE_TYPE_NAMES else None
     nested_type = PYTHON_TYPES.get(item_name) if item_name else None
     if type_name in FLOAT_TYPE_NAMES and type(value) is int:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # no float equals it (BFCL's checker would crash here)
+            return VALUE_NOT_ACCEPTABLE, f"{name}: {type(value).__name__} too large for a float" if explain else ""
     type_ok, is_variable = _type_check(value, acceptable, expected_type, nested_type)
     if not type_ok:
-        return WRONG_TYPE, f"{name}: expected {type_name}, got {type(value).__name__} {value!r}"
+        return WRONG_TYPE, f"{name}: expected {type_name}, got {type(value).__name__} {value!r}" if explain else ""
     if not is_variable:
-        if expected_type is dict:
-            return _check_dict(name, value, acceptable)
-        if expected_type is list and nested_type is dict:
-            return _check_list_of_dicts(name, value, acceptable)
         if expected_type is str:
-            return _check_string(name, value, acceptable)
+            return _check_string(name, value, acceptable, explain)
+        if expected_type is dict:
+            return _check_dict(name, value, acceptable, explain)
         if expected_type is list:
-            return _check_list(name, value, acceptable)
-    return _check_equal(name, value, acceptable)
+            if nested_type is dict:
+                return _check_list_of_dicts(name, value, acceptable, explain)
+            return _check_list(name, value, acceptable, explain)
+    return _check_equal(name, value, acceptable, explain)
 
 
 def _answers_type(acceptable: list) -> type | None:
@@ -98,29 +103,30 @@ def _type_check(value: Any, acceptable: list, expected: type, nested: type | Non
     return False, False
 
 
-def _check_equal(name: str, value: Any, acceptable: list) -> Failure | None:
+def _check_equal(name: str, value: Any, acceptable: list, explain: bool) -> Failure | None:
     if value in acceptable:
         return None
-    return VALUE_NOT_ACCEPTABLE, f"{name}={value!r} not in {acceptable!r}"
+    return VALUE_NOT_ACCEPTABLE, f"{name}={value!r} not in {acceptable!r}" if explain else ""
 
 
-def _check_string(name: str, value: str, acceptable: list) -> Failure | None:
+def _check_string(name: str, value: str, acceptable: list, explain: bool) -> Failure | None:
     wanted = standardize_string(value)
-    if any(type(answer) is str and standardize_string(answer) == wanted for answer in acceptable):
-        return None
-    return VALUE_NOT_ACCEPTABLE, f"{name}={value!r} not in {acceptable!r} (after normalization)"
+    for answer in acceptable:
+        if type(answer) is str and standardize_string(answer) == wanted:
+            return None
+    return VALUE_NOT_ACCEPTABLE, f"{name}={value!r} not in {acceptable!r} (after normalization)" if explain else ""
 
 
 def _standardize_elements(values: Any) -> list:
     return [standardize_string(element) if type(element) is str else element for element in values]
 
 
-def _check_list(name: str, value: list, acceptable: list) -> Failure | None:
+def _check_list(name: str, value: list, acceptable: list, explain: bool) -> Failure | None:
     wanted = _standardize_elements(value)
     # Iterating the "" marker yields [], so [] is accepted when "" is acceptable (BFCL does the same).
     if any(_standardize_elements(answer) == wanted for answer in acceptable if isinstance(answer, (list, str))):
         return None
-    return VALUE_NOT_ACCEPTABLE, f"{name}={value!r} not in {acceptable!r} (after normalization)"
+    return VALUE_NOT_ACCEPTABLE, f"{name}={value!r} not in {acceptable!r} (after normalization)" if explain else ""
 
 
 def _dict_failure(value: dict, answer: dict) -> str | None:
@@ -138,7 +144,7 @@ def _dict_failure(value: dict, answer: dict) -> str | None:
     return None
 
 
-def _check_dict(name: str, value: dict, acceptable: list) -> Failure | None:
+def _check_dict(name: str, value: dict, acceptable: list, explain: bool) -> Failure | None:
     reasons = []
     for answer in acceptable:
         if answer == "":
@@ -150,10 +156,10 @@ def _check_dict(name: str, value: dict, acceptable: list) -> Failure | None:
         if reason is None:
             return None
         reasons.append(reason)
-    return VALUE_NOT_ACCEPTABLE, f"{name}: " + ("; ".join(reasons) or "no acceptable dict")
+    return VALUE_NOT_ACCEPTABLE, f"{name}: " + ("; ".join(reasons) or "no acceptable dict") if explain else ""
 
 
-def _check_list_of_dicts(name: str, value: list, acceptable: list) -> Failure | None:
+def _check_list_of_dicts(name: str, value: list, acceptable: list, explain: bool) -> Failure | None:
     reasons = []
     for answer in acceptable:
         if not isinstance(answer, list) or len(answer) != len(value):
@@ -167,10 +173,10 @@ def _check_list_of_dicts(name: str, value: list, acceptable: list) -> Failure | 
         if first is None:
             return None
         reasons.append(first)
-    return VALUE_NOT_ACCEPTABLE, f"{name}: " + ("; ".join(dict.fromkeys(reasons)) or "no acceptable list")
+    return VALUE_NOT_ACCEPTABLE, f"{name}: " + ("; ".join(dict.fromkeys(reasons)) or "no acceptable list") if explain else ""
 
 
-def _check_untyped(name: str, value: Any, acceptable: list) -> Failure | None:
+def _check_untyped(name: str, value: Any, acceptable: list, explain: bool) -> Failure | None:
     """No usable schema type: infer the kind of check from the value (ints and floats interchange)."""
     answers_type = _answers_type(acceptable)
     numeric = {int, float}
@@ -180,14 +186,15 @@ def _check_untyped(name: str, value: Any, acceptable: list) -> Failure | None:
         and type(value) is not answers_type
         and not (type(value) in numeric and answers_type in numeric)
     ):
-        return WRONG_TYPE, f"{name}: expected {answers_type.__name__}, got {type(value).__name__} {value!r}"
-    if isinstance(value, dict):
-        return _check_dict(name, value, acceptable)
-    if isinstance(value, list) and value and all(isinstance(element, dict) for element in value):
-        if any(isinstance(answer, list) and answer and isinstance(answer[0], dict) for answer in acceptable):
-            return _check_list_of_dicts(name, value, acceptable)
-    if isinstance(value, list):
-        return _check_list(name, value, acceptable)
+        detail = f"{name}: expected {answers_type.__name__}, got {type(value).__name__} {value!r}" if explain else ""
+        return WRONG_TYPE, detail
     if isinstance(value, str):
-        return _check_string(name, value, acceptable)
-    return _check_equal(name, value, acceptable)
+        return _check_string(name, value, acceptable, explain)
+    if isinstance(value, dict):
+        return _check_dict(name, value, acceptable, explain)
+    if isinstance(value, list):
+        if value and all(isinstance(element, dict) for element in value):
+            if any(isinstance(answer, list) and answer and isinstance(answer[0], dict) for answer in acceptable):
+                return _check_list_of_dicts(name, value, acceptable, explain)
+        return _check_list(name, value, acceptable, explain)
+    return _check_equal(name, value, acceptable, explain)

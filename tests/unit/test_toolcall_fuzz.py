@@ -11,7 +11,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rlkit.toolcall import TOOL_CALL_END, TOOL_CALL_START, ParseResult, expected_from_answer, parse_tool_calls, render_calls
+from rlkit.toolcall import (
+    HERMES_CALL_END,
+    HERMES_CALL_START,
+    TOOL_CALL_END,
+    TOOL_CALL_START,
+    ParseResult,
+    expected_from_answer,
+    parse_tool_calls,
+    render_calls,
+)
 from rlkit.toolcall.check import AnswerFormatError
 
 from test_toolcall_strategies import call_lists
@@ -52,6 +61,8 @@ hostile_fragments = st.sampled_from(
         "[", "]", "(", ")", "{", "}", "'", '"', "\\", "=", ",", ".", "*", "**", ":", "f(", "g.h(", "a=",
         "true", "null", "None", "1e999", "-", "\x00", "\n", "'''", "#", "@", "yield", "await x",
         TOOL_CALL_START, TOOL_CALL_END, '{"name": "f", "arguments": ', '{"f": {"a": 1}}', "[f(a=1)]",
+        HERMES_CALL_START, HERMES_CALL_END, '"arguments": "{\\"a\\": 1}"', '"arguments": [1]', '"name": 7',
+        '"parameters": {', '{"type": "function", "function": ', "[" * 300, "{\"a\": " * 100, "\\u0000", "NaN",
     ]
 )
 soup = st.lists(hostile_fragments | st.text(max_size=8), max_size=30).map("".join)
@@ -60,6 +71,8 @@ completions = (
     | soup
     | soup.map(lambda s: TOOL_CALL_START + s + TOOL_CALL_END)
     | soup.map(lambda s: TOOL_CALL_START + "[" + s)
+    | soup.map(lambda s: HERMES_CALL_START + s + HERMES_CALL_END)
+    | soup.map(lambda s: HERMES_CALL_START + '{"name": "f", "arguments": ' + s)
 )
 
 
@@ -86,6 +99,24 @@ def check_mutated_calls(calls, data) -> None:
     parse_watched(mutate(render_calls(calls), data))
 
 
+def check_mutated_hermes_calls(calls, data) -> None:
+    parse_watched(mutate(render_calls(calls, style="hermes"), data))
+
+
+def check_deep_json(data) -> None:
+    """Deeply nested JSON arguments, as an object or as a JSON string: capped at 64, never a crash."""
+    depth = data.draw(st.integers(0, 3_000))
+    opener, closer = data.draw(st.sampled_from([("[", "]"), ('{"k": ', "}")]))
+    arguments = '{"x": ' + opener * depth + "1" + closer * depth + "}"
+    if data.draw(st.booleans()):
+        arguments = json.dumps(arguments)  # arguments given as a JSON string
+    result = parse_watched(HERMES_CALL_START + '{"name": "f", "arguments": ' + arguments + "}" + HERMES_CALL_END)
+    if depth > 64:
+        assert result.calls == [] and result.error is not None
+    else:
+        assert result.error is None and [call.name for call in result.calls] == ["f"]
+
+
 def check_expected_answer(data) -> None:
     value = data.draw(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
                                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
@@ -104,16 +135,18 @@ def _properties(examples: int, mutated_examples: int):
         run(examples)(given(completions)(check_any_completion)),
         run(mutated_examples)(given(call_lists, st.data())(check_mutated_calls)),
         run(examples)(given(st.data())(check_expected_answer)),
+        run(mutated_examples)(given(call_lists, st.data())(check_mutated_hermes_calls)),
+        run(mutated_examples // 3)(given(st.data())(check_deep_json)),
     )
 
 
-@pytest.mark.parametrize("index", range(3))
+@pytest.mark.parametrize("index", range(5))
 def test_fuzz_default(index):
     _properties(300, 150)[index]()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("index", range(3))
+@pytest.mark.parametrize("index", range(5))
 def test_fuzz_slow(index):
     _properties(10_000, 10_000)[index]()
 

@@ -9,9 +9,9 @@ from rlkit.toolcall import ToolCall
 
 identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True).filter(lambda s: not keyword.iskeyword(s))
 dotted_names = st.lists(identifiers, min_size=1, max_size=3).map(".".join)
-# Strings holding a call marker cannot be written in the LFM2 text form (the tokenizer would read a
-# special token there), so the round-trip property leaves them out.
-texts = st.text(max_size=30).filter(lambda s: "<|tool_call" not in s)
+# Strings holding a call marker cannot be written in the LFM2 or Hermes text form (the tokenizer
+# would read a special token there), so the round-trip properties leave them out.
+texts = st.text(max_size=30).filter(lambda s: "<|tool_call" not in s and "tool_call>" not in s)
 scalars = (
     st.none()
     | st.booleans()

@@ -1,0 +1,147 @@
+"""The fast verdict path agrees with the full explaining path: same ok, reason and detail.
+
+`check_calls` decides without explaining and defers a failure's reason and detail;
+`explain_calls` works them out at once. On every BFCL v3 item the benchmark uses (gold answers,
+rendered, parsed back, and every perturbation) and on random calls both must say the same thing,
+and the fast parse must read the same calls as the ast path.
+"""
+
+import pickle
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rlkit.data import load_bfcl
+from rlkit.toolcall import (
+    NO_CALL,
+    OK,
+    TOOL_CALL_END,
+    TOOL_CALL_START,
+    WRONG_FUNCTION,
+    ExpectedCall,
+    ToolCall,
+    Verdict,
+    check_calls,
+    expected_from_answer,
+    parse_tool_calls,
+    render_calls,
+)
+from rlkit.toolcall.check import exact_as_acceptable, explain_calls
+from rlkit.toolcall.fast_pythonic import fast_python_calls
+from rlkit.toolcall.perturb import PERTURBATIONS, reference_calls
+from rlkit.toolcall.pythonic import parse_python_calls
+from rlkit.toolcall.schema import load_tools
+
+from test_toolcall_strategies import call_lists, calls, strictly_equal
+
+CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple")
+
+
+def fields(verdict: Verdict) -> tuple:
+    return verdict.ok, verdict.reason, verdict.detail
+
+
+def bfcl_variants(row: dict) -> list[list[ToolCall]]:
+    """The benchmark's items for one row: both gold renderings and every applicable perturbation."""
+    expected = expected_from_answer(row["answer"])
+    schemas = load_tools(row["tools"])
+    gold = reference_calls(expected, "given")
+    variants = [gold, reference_calls(expected, "first")]
+    for perturb in PERTURBATIONS.values():
+        result = perturb(gold, expected, schemas)
+        if result is not None:
+            variants.append(result[0])
+    return variants
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_fast_path_equals_explaining_path_on_every_bfcl_item(shared_data, category):
+    rows = load_bfcl(shared_data / "bfcl_v3" / f"BFCL_v3_{category}.json")
+    items = fast_parses = failures = 0
+    reasons = set()
+    for row in rows:
+        expected = expected_from_answer(row["answer"])
+        for variant in bfcl_variants(row):
+            text = render_calls(variant)
+            parsed = parse_tool_calls(text)
+            if variant:  # the fast parse reads what the ast path reads
+                body = text[len(TOOL_CALL_START) : -len(TOOL_CALL_END)]
+                assert strictly_equal(parsed.calls, parse_python_calls(body)[0]), text
+                fast_parses += fast_python_calls(body) is not None
+            for matching in ("bfcl", "best"):
+                fast = check_calls(parsed.calls, expected, row["tools"], matching=matching)
+                full = explain_calls(parsed.calls, expected, row["tools"], matching=matching)
+                assert fields(fast) == fields(full), (row["id"], matching, text)
+                items += 1
+                failures += not fast.ok
+                reasons.add(fast.reason)
+    assert items >= 2 * 5 * len(rows) and failures > items // 2  # perturbations really were checked
+    assert len(reasons) >= 6  # and failed for many different reasons
+    assert fast_parses >= 0.9 * (items / 2 - len(rows))  # most items took the fast parse
+
+
+def expected_like(call: ToolCall, data) -> ExpectedCall:
+    """An expected call built from `call`: its values acceptable, some optional, some changed."""
+    arguments = {}
+    for name, value in call.arguments.items():
+        acceptable = [exact_as_acceptable(value)]
+        if data.draw(st.booleans()):
+            acceptable.append("")
+        if data.draw(st.integers(0, 4)) == 0:
+            acceptable = [data.draw(st.integers()) if not isinstance(value, int) else "changed"]
+        arguments[name] = acceptable
+    if data.draw(st.integers(0, 4)) == 0:
+        arguments["extra_needed"] = [1]
+    return ExpectedCall(call.name, arguments)
+
+
+@settings(max_examples=400, deadline=None)
+@given(call_lists, st.data())
+def test_fast_path_equals_explaining_path_property(predicted, data):
+    expected = [expected_like(call, data) for call in data.draw(st.permutations(predicted))]
+    if data.draw(st.booleans()):
+        expected[data.draw(st.integers(0, len(expected) - 1))] = expected_like(data.draw(calls), data)
+    if data.draw(st.integers(0, 5)) == 0:
+        predicted = predicted[1:]
+    for matching in ("bfcl", "best"):
+        assert fields(check_calls(predicted, expected, matching=matching)) == fields(
+            explain_calls(predicted, expected, matching=matching)
+        )
+
+
+# ---------------------------------------------------------------- the deferred verdict
+def test_deferred_verdict_explains_once_on_first_read():
+    asked = []
+
+    def explain() -> Verdict:
+        asked.append(1)
+        return Verdict(False, WRONG_FUNCTION, "why")
+
+    verdict = Verdict.deferred(explain)
+    assert verdict.ok is False and asked == []
+    assert (verdict.reason, verdict.detail, verdict.reason) == (WRONG_FUNCTION, "why", WRONG_FUNCTION)
+    assert asked == [1]
+
+
+def test_check_calls_defers_only_failures_and_reads_like_a_plain_verdict():
+    expected = expected_from_answer([{"f": {"a": [1]}}, {"g": {"b": ["x"]}}])
+    good = [ToolCall("g", {"b": "x"}), ToolCall("f", {"a": 1})]
+    assert check_calls(good, expected) == Verdict(True, OK)
+    wrong = check_calls([ToolCall("g", {"b": "y"}), ToolCall("f", {"a": 1})], expected)
+    assert wrong._explain is not None  # nothing explained yet
+    assert wrong == explain_calls([ToolCall("g", {"b": "y"}), ToolCall("f", {"a": 1})], expected)
+    assert "'y'" in wrong.detail and repr(wrong).startswith("Verdict(ok=False, reason='value_not_acceptable'")
+    assert hash(wrong) == hash(Verdict(wrong.ok, wrong.reason, wrong.detail))
+    assert pickle.loads(pickle.dumps(check_calls([], expected))) == Verdict(False, NO_CALL, "expected 2 call(s), got none")
+    copied = pickle.loads(pickle.dumps(check_calls(good[:1] + [ToolCall("h", {})], expected)))
+    assert copied.reason == WRONG_FUNCTION and copied._explain is None
+
+
+def test_verdicts_are_immutable():
+    verdict = Verdict(True, OK)
+    with pytest.raises(AttributeError):
+        verdict.ok = False
+    with pytest.raises(AttributeError):
+        del verdict.reason
+    assert verdict.ok is True and verdict != "ok"
