@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", required=True, help="folder for the merged checkpoint")
     merge.add_argument("--base", default=None, help="base model (default: the adapter's base_model_name_or_path)")
 
-    gguf = targets.add_parser("gguf", help="write an LFM2 HF checkpoint as a GGUF file for llama.cpp")
+    gguf = targets.add_parser("gguf", help="write an LFM2 or Llama HF checkpoint as a GGUF file for llama.cpp")
     gguf.add_argument("--model", required=True, help="HF checkpoint folder (merge LoRA adapters first)")
     gguf.add_argument("--out", required=True, help="output .gguf file")
     gguf.add_argument("--type", default="f16", choices=GGUF_TYPES, help="tensor type (default f16)")

@@ -86,7 +86,7 @@ def read_config(model_dir: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{path}: not found; `--model` must be an HF checkpoint folder (config.json + safetensors)")
     config = json.loads(path.read_text())
     if config.get("model_type") != ARCH:
-        raise ValueError(f"{path}: model_type is {config.get('model_type')!r}; GGUF export supports only 'lfm2' models")
+        raise ValueError(f"{path}: model_type is {config.get('model_type')!r}; this writer supports only 'lfm2' models (rlkit export gguf also writes 'llama')")
     return config
 
 
@@ -209,7 +209,7 @@ def export_float_gguf(model_dir: str | Path, out_path: str | Path, out_type: Flo
         raise ValueError(f"{model_dir}: weights lack model.embed_tokens / layer 0 feed_forward.w1; not an LFM2 checkpoint")
     hp = lfm2_hparams(config, ffn_gate.shape[0], embedding.shape[0], source)
     tokenizer_spec = read_tokenizer_json(model_dir)
-    chat_template, special_ids = _tokenizer_extras(model_dir)
+    chat_template, special_ids = tokenizer_extras(model_dir)
     vocab = gguf_vocab(tokenizer_spec, hp.vocab_size, chat_template, special_ids, str(model_dir / "tokenizer.json"))
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -231,7 +231,7 @@ def export_float_gguf(model_dir: str | Path, out_path: str | Path, out_type: Flo
     return out_path
 
 
-def _tokenizer_extras(model_dir: Path) -> tuple[str | None, dict[str, int | None]]:
+def tokenizer_extras(model_dir: Path) -> tuple[str | None, dict[str, int | None]]:
     """The chat template and bos/eos/pad ids, as the HF tokenizer of `model_dir` reports them."""
     from transformers import AutoTokenizer
 

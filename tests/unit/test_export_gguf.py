@@ -174,7 +174,7 @@ def test_written_file_reads_back(tiny_model_dir, tmp_path, out_type, matrix_type
     assert tensors["token_embd_norm.weight"].tensor_type.name == "F32"
 
 
-@pytest.mark.parametrize("module_name", ["rlkit.export.gguf_lfm2", "rlkit.rollout.llamacpp"])
+@pytest.mark.parametrize("module_name", ["rlkit.export.gguf_lfm2", "rlkit.export.gguf_llama", "rlkit.rollout.llamacpp"])
 def test_doctests(module_name):
     import doctest
     import importlib
