@@ -151,7 +151,8 @@ def _mask_problems(tokenizer: Any, messages: list[dict[str, Any]], template: str
             problems.append(f"its training template's assistant mask covers the {what}")
     end_id = _end_of_turn_id(tokenizer)
     if sum(m for token, m in zip(ids, mask) if token == end_id) < 2:  # two assistant turns, two end tokens
-        problems.append(f"its training template's assistant mask misses the end-of-turn token {tokenizer.convert_ids_to_tokens(end_id)!r}")
+        end_token = tokenizer.convert_ids_to_tokens(end_id)
+        problems.append(f"its training template's assistant mask misses the end-of-turn token {end_token!r}")
     return problems
 
 
@@ -262,7 +263,9 @@ def ensure_chat_format(model: Any, tokenizer: Any, chat_format: ChatFormat, mode
                 model.get_input_embeddings().weight.shape[0])
     still = probe_chat_format(tokenizer)
     if still:
-        raise ChatFormatError(f"model {model_name}: after grafting the LFM2 format its chat template still {'; '.join(still)}")
+        raise ChatFormatError(
+            f"model {model_name}: after grafting the LFM2 format its chat template still {'; '.join(still)}"
+        )
     return model, tokenizer
 
 

@@ -180,7 +180,7 @@ def ensure_tiny_lfm2(recipe: TinyLfm2Recipe | None = None) -> Path:
 
 
 def resolve_model_path(name: str) -> str:
-    """`tiny-lfm2` / `smollm2-135m` → its cached folder (built on first use); a local path or Hub id is returned unchanged."""
+    """A named model (`tiny-lfm2`, `smollm2-135m`) → its cached folder, built on first use; other names unchanged."""
     if name == TINY_NAME:
         return str(ensure_tiny_lfm2())
     if name == SMOLLM2_NAME:
