@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from rlkit.chat import render_prompt
-from rlkit.chat_format import ensure_chat_format
+from rlkit.chat_format import ensure_chat_format, tool_format_token_ids
 from rlkit.envs.registry import make_dataset
 from rlkit.sft.data import build_sft_dataset
 from rlkit.train.lora import LoraSettings, fit_fused_lm_head, peft_config
@@ -57,3 +57,26 @@ def test_lora_with_trainable_marker_rows_learns_to_write_the_call(tmp_path):
 def test_lora_with_frozen_marker_rows_never_writes_it(tmp_path):
     generated, tokenizer = train_and_sample(False, tmp_path)
     assert tokenizer.convert_tokens_to_ids("<|tool_call_start|>") not in generated
+
+
+def test_grpo_with_lora_trains_the_marker_rows_through_trls_fused_lm_head(tiny_model_dir, tmp_path):
+    """TRL's GRPO always scores through its fused LM head; with trainable token rows it must still run and train them."""
+    from safetensors.torch import load_file
+
+    from rlkit.config import load_config
+    from tests.recipes import REPO, load_recipe
+
+    recipe = load_recipe("grpo_toolcall")
+    config = load_config(recipe.GRPORecipeConfig, REPO / "recipes" / "configs" / "grpo_toolcall.yaml", [
+        f"model={tiny_model_dir}", f"output_dir={tmp_path}", "data.num_rows=8", "train.max_steps=2",
+        "train.prompts_per_step=2", "rollout.num_generations=4", "rollout.max_completion_length=16",
+        "train.report_to=none", "train.learning_rate=5e-2", "lora.enabled=true", "lora.r=4", "lora.alpha=8",
+    ])
+    model_dir = recipe.main(config)
+    start = load_file(str(tiny_model_dir / "model.safetensors"))["model.embed_tokens.weight"]
+    trained = load_file(str(model_dir / "model.safetensors"))["model.embed_tokens.weight"]
+    moved = set((trained != start).any(dim=1).nonzero().flatten().tolist())
+    from transformers import AutoTokenizer
+
+    markers = set(tool_format_token_ids(AutoTokenizer.from_pretrained(tiny_model_dir)))
+    assert moved and moved <= markers  # only the tool-format rows of the (tied) embedding train
