@@ -18,6 +18,12 @@ as chat messages, with each assistant turn's content being the model's text verb
 Episodes with several user turns (the eval harness's whole episodes) list the later user messages in
 `EpisodeTask.follow_ups`: when a user turn ends (a text reply, a parse error, or `max_steps_per_turn`
 call steps), the next one is appended; the episode ends after the last one.
+
+`transport="chat"` plays the same loop with chat prompts instead of token ids, for engines that
+only take conversations (OpenAI-compatible servers rendering their own template, test oracles):
+the model's calls then go back into the history as structured `tool_calls` for the server to
+render, and no token ids, mask or logprobs are kept. The eval harness plays its episodes this way
+(rlkit.eval.episodes), so training and eval share one multi-turn loop.
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ from typing import Any, Literal, Protocol, Sequence
 
 from rlkit.chat import ToolStyle, render_prompt
 from rlkit.model import end_of_turn_id
-from rlkit.rollout.base import Completion, RolloutEngine, SamplingParams
+from rlkit.rollout.base import ChatPrompt, Completion, RolloutEngine, SamplingParams
 from rlkit.toolcall import ToolCall, parse_tool_calls
 
 Stop = Literal["answer", "parse_error", "max_steps", "max_turns", "token_budget", "length", "env_done"]
+Transport = Literal["tokens", "chat"]
 
 
 class StepEnv(Protocol):
@@ -96,6 +103,8 @@ class EpisodeLimits:
     max_turns: int = 8  # model generations per episode
     max_steps_per_turn: int = 0  # generations per user turn (0 = up to max_turns)
     max_completion_tokens: int = 0  # model + tool tokens after the prompt (0 = no budget)
+    stop_on_length: bool = True  # a generation cut by max_tokens ends the episode (False: parse it as written)
+    stop_on_env_done: bool = True  # the env reporting the dialogue over ends the episode
 
 
 def continuation_text(tokenizer: Any, assistant_text: str, new_messages: list[dict[str, Any]],
@@ -125,6 +134,8 @@ class _Playing:
     """An episode in progress (the runner's private state)."""
 
     def __init__(self, task: EpisodeTask, prompt_ids: list[int]):
+        if not task.messages:
+            raise ValueError("an episode task needs at least one prompt message")
         self.task = task
         self.out = EpisodeRollout(prompt_ids=prompt_ids, messages=[dict(m) for m in task.messages])
         self.turn = UserTurn()
@@ -138,23 +149,33 @@ def run_episodes(
     params: SamplingParams,
     limits: EpisodeLimits = EpisodeLimits(),
     tool_style: ToolStyle = "compact",
+    transport: Transport = "tokens",
 ) -> list[EpisodeRollout]:
     """Play every task to its end (see the module docstring); one `EpisodeRollout` per task, in order.
 
     `params.max_tokens` caps each generation; `params.n` is ignored (one sample per episode: repeat a
     task for a group). Seeded params give every episode of a call the same seed on engines that seed
-    per request (vLLM), so leave `seed` unset for groups of identical prompts.
+    per request (vLLM), so leave `seed` unset for groups of identical prompts. `tokenizer` may be
+    None with `transport="chat"`.
     """
     if limits.max_turns < 1:
         raise ValueError(f"max_turns must be >= 1, got {limits.max_turns}")
+    if transport not in ("tokens", "chat"):
+        raise ValueError(f"transport must be 'tokens' or 'chat', got {transport!r}")
     playing = []
     for task in tasks:
-        text = render_prompt(tokenizer, task.messages, task.tools, tool_style)
-        playing.append(_Playing(task, tokenizer(text, add_special_tokens=False).input_ids))
+        ids = []
+        if transport == "tokens":
+            ids = tokenizer(render_prompt(tokenizer, task.messages, task.tools, tool_style), add_special_tokens=False).input_ids
+        playing.append(_Playing(task, ids))
     params = dataclasses.replace(params, n=1)
-    runner = _Runner(tokenizer, limits, tool_style)
+    runner = _Runner(tokenizer, limits, tool_style, transport)
     while active := [p for p in playing if p.out.stop is None]:
-        outputs = engine.generate([p.out.prompt_ids + p.out.completion_ids for p in active], params)
+        if transport == "tokens":
+            prompts: list[Any] = [p.out.prompt_ids + p.out.completion_ids for p in active]
+        else:
+            prompts = [ChatPrompt(list(p.out.messages), p.task.tools) for p in active]  # a snapshot: the history grows
+        outputs = engine.generate(prompts, params)
         for state, group in zip(active, outputs, strict=True):
             runner.advance(state, group[0])
     return [p.out for p in playing]
@@ -163,25 +184,28 @@ def run_episodes(
 class _Runner:
     """The per-episode step logic, with the few settings it needs."""
 
-    def __init__(self, tokenizer: Any, limits: EpisodeLimits, tool_style: ToolStyle):
+    def __init__(self, tokenizer: Any, limits: EpisodeLimits, tool_style: ToolStyle, transport: Transport):
         self.tokenizer = tokenizer
         self.limits = limits
         self.tool_style = tool_style
-        self.stop_id = end_of_turn_id(tokenizer)
+        self.tokens = transport == "tokens"
+        self.stop_id = end_of_turn_id(tokenizer) if self.tokens else None
 
     def advance(self, state: _Playing, completion: Completion) -> None:
         """Append one generation, then run its calls, end its user turn, or end the episode."""
         out, limits = state.out, self.limits
-        completion, cut_by_budget = self._fit_budget(out, completion)
-        self._append(out, completion.token_ids, 1, completion.logprobs)
-        out.messages.append({"role": "assistant", "content": completion.text})
+        cut_by_budget = False
+        if self.tokens:
+            completion, cut_by_budget = self._fit_budget(out, completion)
+            self._append(out, completion.token_ids, 1, completion.logprobs)
+        parsed = parse_tool_calls(completion.text)
+        out.messages.append(self._assistant_message(completion, parsed))
         out.generations += 1
         state.turn.steps += 1
         state.turn.last = completion
-        if completion.finish_reason == "length":
+        if completion.finish_reason == "length" and (limits.stop_on_length or cut_by_budget):
             self._end_turn(state, [], "token_budget" if cut_by_budget else "length", force=True)
             return
-        parsed = parse_tool_calls(completion.text)
         if parsed.error:
             state.turn.error = parsed.error
             self._end_turn(state, [], "parse_error")
@@ -194,12 +218,20 @@ class _Runner:
         state.turn.calls.extend(parsed.calls)
         out.calls.extend(parsed.calls)
         tool_messages = [{"role": "tool", "content": response} for response in responses]
-        if done:
+        if done and limits.stop_on_env_done:
             self._end_turn(state, tool_messages, "env_done", force=True)
         elif limits.max_steps_per_turn and state.turn.steps >= limits.max_steps_per_turn:
             self._end_turn(state, tool_messages, "max_steps")
         else:
             self._continue(state, tool_messages, "max_turns")
+
+    def _assistant_message(self, completion: Completion, parsed: Any) -> dict[str, Any]:
+        """The model's turn in the history: its text verbatim (tokens), or calls as structured `tool_calls` (chat)."""
+        if self.tokens or parsed.error:
+            return {"role": "assistant", "content": completion.text}
+        if parsed.calls:
+            return {"role": "assistant", "content": parsed.text, "tool_calls": [c.to_openai() for c in parsed.calls]}
+        return {"role": "assistant", "content": parsed.text}
 
     def _fit_budget(self, out: EpisodeRollout, completion: Completion) -> tuple[Completion, bool]:
         """The completion cut to the episode's remaining token budget (a cut one finished by length)."""
@@ -235,8 +267,13 @@ class _Runner:
             if state.turn.steps:
                 out.turns.append(state.turn)
             return
+        if not self.tokens:
+            out.messages.extend(new_messages)
+            return
         text = continuation_text(self.tokenizer, out.messages[-1]["content"], new_messages, self.tool_style)
         ids = self.tokenizer(text, add_special_tokens=False).input_ids
+        if out.completion_ids[-1] != self.stop_id:  # a turn cut by max_tokens: the template closes it
+            ids = [self.stop_id] + ids
         budget = self.limits.max_completion_tokens
         if budget and len(out.completion_ids) + len(ids) >= budget:  # no room left for the model to write
             out.stop, out.unsent = "token_budget", new_messages

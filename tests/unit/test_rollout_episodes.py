@@ -76,3 +76,41 @@ def test_rows_with_a_repeated_prompt_are_dropped_and_counted():
     assert dropped == 1 and kept["env_seed"] == [1, 3]
     assert [[c.name for c in step] for step in reference_steps(kept[0])] == [["f"]]
     assert [[(c.name, c.arguments) for c in s] for s in reference_steps(kept[1])] == [[("g", {})], [("h", {"b": 2})]]
+
+
+def test_turns_cut_by_max_tokens_can_continue_and_the_template_closes_them(tiny_model, one_thread):
+    from rlkit.chat import render_prompt
+
+    model, tokenizer = tiny_model
+    eot = "<|im_end|>"
+    task = EpisodeTask([{"role": "user", "content": "hello"}], None, make_env("smart_home"), follow_ups=["and now?"])
+    limits = EpisodeLimits(stop_on_length=False)
+    [episode] = run_episodes(HFRollout(model, tokenizer), tokenizer, [task], SamplingParams.greedy(max_tokens=4), limits)
+    assert episode.generations == 2 and len(episode.turns) == 2 and episode.stop != "length"
+    decoded = tokenizer.decode(episode.prompt_ids + episode.completion_ids, skip_special_tokens=False)
+    rendered = render_prompt(tokenizer, episode.messages, None, add_generation_prompt=False)
+    assert decoded == rendered[: rendered.rfind(eot)]  # the last turn is still open
+    assert sum(episode.completion_mask) == 8  # 2 x 4 model tokens; the closing end token is the template's
+
+
+def test_chat_transport_sends_conversations_with_structured_calls(tiny_model):
+    model, tokenizer = tiny_model
+
+    class Recorder:
+        """HF generate on the tiny model, keeping the prompts it was given."""
+
+        def __init__(self):
+            self.engine, self.prompts = HFRollout(model, tokenizer), []
+            self.stats = self.engine.stats
+
+        def generate(self, prompts, params):
+            self.prompts.append(prompts)
+            return self.engine.generate(prompts, params)
+
+    recorder = Recorder()
+    task = EpisodeTask([{"role": "user", "content": "hi"}], None, make_env("smart_home"), follow_ups=["more"])
+    [episode] = run_episodes(recorder, None, [task], SamplingParams.greedy(max_tokens=4),
+                             EpisodeLimits(stop_on_length=False), transport="chat")
+    assert episode.completion_ids == [] and episode.prompt_ids == []
+    assert len(recorder.prompts) == 2 and recorder.prompts[1][0].messages[-1] == {"role": "user", "content": "more"}
+    assert [m["role"] for m in episode.messages] == ["user", "assistant", "user", "assistant"]
