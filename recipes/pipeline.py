@@ -33,6 +33,7 @@ from typing import Any, Literal
 import torch
 
 from rlkit.chat import ToolStyle
+from rlkit.chat_format import ChatFormat
 from rlkit.config import ConfigError, flatten_overrides, load_config, parse_cli, save_config
 from rlkit.pipeline.eval import PipelineEval, evaluate_model
 from rlkit.pipeline.report import StageRow, write_pipeline_report
@@ -52,6 +53,7 @@ class PipelineConfig:
     preset: Literal["quick", "full"] = "quick"  # on the command line, `preset=full` picks that preset's YAML
     model: str = "tiny-lfm2"
     tool_style: ToolStyle = "compact"
+    chat_format: ChatFormat = "auto"  # passed to every stage and eval (rlkit.chat_format)
     output_dir: str = "runs/pipeline_quick"
     stages: list[str] = field(default_factory=lambda: ["sft", "dpo", "grpo"])
     num_threads: int = 1
@@ -91,6 +93,7 @@ def stage_config(stage: str, config: PipelineConfig, model: str, output_dir: Pat
     recipe, config_class = load_stage_recipe(stage), STAGES[stage][1]
     overrides = flatten_overrides(getattr(config, stage)) + [
         f"model={json.dumps(model)}", f"output_dir={json.dumps(str(output_dir))}", f"tool_style={config.tool_style}",
+        f"chat_format={config.chat_format}",
     ]
     try:
         return load_config(getattr(recipe, config_class), RECIPES / "configs" / f"{STAGES[stage][0]}.yaml", overrides)
@@ -109,7 +112,7 @@ def main(config: PipelineConfig) -> list[StageRow]:
 
     current = config.model
     eval_start = time.perf_counter()
-    rows = [StageRow("base", current, evaluate_model(current, config.eval, config.tool_style, output_dir / "base" / "eval.json"), 0.0,
+    rows = [StageRow("base", current, evaluate_model(current, config.eval, config.tool_style, output_dir / "base" / "eval.json", config.chat_format), 0.0,
                      eval_seconds=time.perf_counter() - eval_start)]
     for stage in config.stages:
         if stage not in STAGES:
@@ -131,7 +134,7 @@ def main(config: PipelineConfig) -> list[StageRow]:
             done.write_text(json.dumps(record, indent=1))
         current = record["model"]
         eval_start = time.perf_counter()
-        metrics = evaluate_model(current, config.eval, config.tool_style, stage_dir / "eval.json")
+        metrics = evaluate_model(current, config.eval, config.tool_style, stage_dir / "eval.json", config.chat_format)
         rows.append(StageRow(stage, current, metrics, record["wall_seconds"], eval_seconds=time.perf_counter() - eval_start))
 
     total = time.perf_counter() - started

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rlkit.chat import ToolStyle
+from rlkit.chat_format import ChatFormat
 from rlkit.config import ConfigError
 from rlkit.eval import evaluate, load_eval_data
 from rlkit.eval.records import GREEDY, LFM2_RECOMMENDED, TEMPERATURE_1
@@ -35,7 +36,8 @@ class PipelineEval:
     batch_size: int = 32
 
 
-def evaluate_model(model_dir: str, settings: PipelineEval, tool_style: ToolStyle, cache: Path | None = None) -> dict[str, Any]:
+def evaluate_model(model_dir: str, settings: PipelineEval, tool_style: ToolStyle, cache: Path | None = None,
+                   chat_format: ChatFormat = "auto") -> dict[str, Any]:
     """Held-out metrics of one model, cached in `cache` (JSON) so a resumed run does not redo them."""
     if cache is not None and cache.is_file():
         return json.loads(cache.read_text())
@@ -43,7 +45,7 @@ def evaluate_model(model_dir: str, settings: PipelineEval, tool_style: ToolStyle
     if unknown:
         raise ConfigError(f"eval.settings: unknown {unknown}; choose from {sorted(SETTINGS)}")
     data = load_eval_data(settings.env, split=settings.split, episodes=settings.episodes, seed=settings.seed)
-    model, tokenizer = load_model_and_tokenizer(model_dir)
+    model, tokenizer = load_model_and_tokenizer(model_dir, chat_format=chat_format)
     model.eval()
     engine = HFRollout(model, tokenizer, tool_style=tool_style, batch_size=settings.batch_size)
     result = evaluate(engine, data.examples, [SETTINGS[n] for n in settings.settings], max_tokens=settings.max_tokens)
