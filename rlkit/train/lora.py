@@ -10,7 +10,7 @@ A target that matches no module of the model is an error, not a silently smaller
 
 Tool-format tokens: a model given the LFM2 format by rlkit.chat_format starts its new token rows
 at the mean embedding. LoRA alone leaves embedding rows frozen, so such a model never learns to
-write `<|tool_call_start|>` (notes/smollm2.md). With `train_format_tokens` the rows of those
+write `<|tool_call_start|>` (a LoRA SFT of SmolLM2-135M wrote an ordinary token in its place). With `train_format_tokens` the rows of those
 markers are trained too (PEFT `trainable_token_indices`, on the input embeddings and, when not tied
 to them, the LM head) and merged back by `save_merged`.
 """

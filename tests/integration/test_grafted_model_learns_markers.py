@@ -3,7 +3,7 @@
 Done on a small random Llama with SmolLM2's ChatML template and special tokens (tests/chatml.py),
 trained by TRL's SFTTrainer on one env conversation for a few dozen steps: the 135M model would
 take minutes per dozen steps here. The control run freezes the new token rows, as plain LoRA does,
-and the model then cannot write the marker (the trap recorded in notes/smollm2.md): the mean-start
+and the model then cannot write the marker (LoRA with frozen rows): the mean-start
 row's logit stays below the trained rows'.
 """
 
