@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", default="runs/base_models")
+    parser.add_argument("--table-only", action="store_true", help="write the table from the cached cells, run nothing")
     args = parser.parse_args()
 
     import torch
@@ -106,7 +107,7 @@ def main() -> None:
     results: dict[str, dict] = json.loads(cache.read_text()) if cache.is_file() else {}
     sets = data_sets(args.episodes)
     wanted = [d.strip() for d in args.data.split(",") if d.strip()] or list(sets)
-    for model in args.models.split(","):
+    for model in [] if args.table_only else args.models.split(","):
         for data_name in wanted:
             for style in args.styles.split(","):
                 key = f"{model} | {data_name} | {style}"
@@ -118,7 +119,7 @@ def main() -> None:
                 print(f"  {results[key]['seconds'] / 60:.1f} min", flush=True)
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, torch threads {args.threads}, backend {args.backend}"
     command = "python benchmarks/base_models.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("work",))
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("work", "table_only"))
     RESULTS.write_text(table(results, machine, command))
     print(RESULTS.read_text())
 
