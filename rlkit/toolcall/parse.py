@@ -270,9 +270,13 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid argument value")
 
 
+# One decoder for all calls: json.loads with a keyword argument builds a new one each time.
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def _strict_json(source: str) -> Any:
     """json.loads without NaN/Infinity (they never compare equal and are not JSON)."""
-    return json.loads(source, parse_constant=_refuse_constant)
+    return _STRICT_DECODER.decode(source)
 
 
 def _arguments_from_json_string(arguments: str) -> Any:

@@ -29,9 +29,11 @@ from rlkit.toolcall import (
 )
 from rlkit.toolcall.check import exact_as_acceptable, explain_calls
 from rlkit.toolcall.fast_pythonic import fast_python_calls
+from rlkit.toolcall.matcher import value_predicate
 from rlkit.toolcall.perturb import PERTURBATIONS, reference_calls
 from rlkit.toolcall.pythonic import parse_python_calls
 from rlkit.toolcall.schema import load_tools
+from rlkit.toolcall.values import check_argument
 
 from test_toolcall_strategies import call_lists, calls, strictly_equal
 
@@ -96,7 +98,7 @@ def expected_like(call: ToolCall, data) -> ExpectedCall:
     return ExpectedCall(call.name, arguments)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(call_lists, st.data())
 def test_fast_path_equals_explaining_path_property(predicted, data):
     expected = [expected_like(call, data) for call in data.draw(st.permutations(predicted))]
@@ -108,6 +110,23 @@ def test_fast_path_equals_explaining_path_property(predicted, data):
         assert fields(check_calls(predicted, expected, matching=matching)) == fields(
             explain_calls(predicted, expected, matching=matching)
         )
+
+
+plain_values = st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([2**1100, 1.0, -0.0, 2.5]) | st.sampled_from(
+    ["", " ", "a", "A", "New York", "new-york", "1"]
+)
+some_values = plain_values | st.lists(plain_values, max_size=2) | st.dictionaries(st.sampled_from("ab"), plain_values, max_size=2)
+schemas_by_type = st.sampled_from(["string", "integer", "float", "number", "boolean", "array", "dict", "any", ["string", "null"], "?"]).map(
+    lambda type_name: {"type": type_name, "items": {"type": "string"}}
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(some_values, st.lists(some_values | st.just(""), max_size=3), schemas_by_type)
+def test_compiled_value_predicates_equal_check_argument(value, acceptable, property_schema):
+    """The verdict path's per-argument predicates (typed shortcuts included) decide as values.py does."""
+    expected = check_argument("x", value, acceptable, property_schema) is None
+    assert value_predicate("x", acceptable, property_schema)(value) == expected
 
 
 # ---------------------------------------------------------------- the deferred verdict

@@ -174,10 +174,10 @@ def test_hostile_sizes_and_depths_are_bounded_and_fast():
         "many calls": json.dumps([{"name": "f", "arguments": {}}] * 1_000),
     }
     for name, body in cases.items():
-        start = time.perf_counter()
+        start = time.process_time()
         result = parse_tool_calls(hermes(body))
         assert result.calls == [] and result.error is not None, name
-        assert time.perf_counter() - start < 2.0, name
+        assert time.process_time() - start < 2.0, name
     at_cap = '{"name": "f", "arguments": {"x": ' + "[" * 64 + "1" + "]" * 64 + "}}"
     assert parse_tool_calls(hermes(at_cap)).error is None  # the same cap as the Python-syntax form
     many = parse_tool_calls(hermes('{"name": "f"}') * 100)

@@ -145,17 +145,17 @@ def test_hostile_sizes_and_nesting_return_errors_quickly():
         "many_calls": block("[" + ", ".join(["f()"] * 300) + "]"),
     }
     for name, text in cases.items():
-        start = time.perf_counter()
+        start = time.process_time()
         result = parse_tool_calls(text)
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         assert result.error is not None and result.calls == [], name
         assert elapsed < 2.0, (name, elapsed)
 
 
 def test_quote_repair_is_linear_on_many_quotes():
-    start = time.perf_counter()
+    start = time.process_time()
     result = parse_tool_calls(block("[f(a='" + "'b" * 40_000 + "')]"))
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
     assert result.repaired and result.calls[0].arguments["a"] == "'b" * 40_000
 
 
@@ -168,9 +168,9 @@ def test_megabyte_of_plain_text_is_fine():
 def test_many_markers_are_linear_and_capped():
     for text in [TOOL_CALL_START * 50_000, (TOOL_CALL_START + "x") * 50_000, TOOL_CALL_END * 50_000,
                  block("[f()]") * 1000]:
-        start = time.perf_counter()
+        start = time.process_time()
         result = parse_tool_calls(text)
-        assert time.perf_counter() - start < 2.0
+        assert time.process_time() - start < 2.0
         assert result.error is not None
     capped = parse_tool_calls(block("[f()]") * 100)
     assert len(capped.calls) == 64 and "more than 64" in capped.error
