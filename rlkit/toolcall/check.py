@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import permutations
 from typing import Any, Callable
 
-from rlkit.toolcall.call import ToolCall
-from rlkit.toolcall.matcher import Matcher, compile_matcher
+from rlkit.toolcall.call import ExpectedCall, ToolCall
+from rlkit.toolcall.matcher import compile_matcher
 from rlkit.toolcall.schema import PYTHON_TYPES, allows_null, load_tools, type_name_of
 from rlkit.toolcall.values import VALUE_NOT_ACCEPTABLE, WRONG_TYPE, check_argument
 from rlkit.toolcall.verdict import (  # noqa: F401 - re-exported: callers import them from here
@@ -42,22 +41,6 @@ from rlkit.toolcall.verdict import (  # noqa: F401 - re-exported: callers import
     WRONG_FUNCTION,
     Verdict,
 )
-
-
-@dataclass
-class ExpectedCall:
-    """An expected call: name and, per argument, the list of acceptable values (`""` = may be omitted).
-
-    Read-only once checked: the verdict path keeps a matcher compiled from it (see matcher.py).
-    """
-
-    name: str
-    arguments: dict[str, list]
-    # (schemas object last checked against, its compiled matcher or None before the second use)
-    _matcher: tuple[dict, Matcher | None] | None = field(default=None, init=False, repr=False, compare=False)
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_matcher": None}  # matchers are closures: rebuild them after a copy
 
 
 class AnswerFormatError(ValueError):

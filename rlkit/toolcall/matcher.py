@@ -17,14 +17,11 @@ Where the two paths could differ they are tested against each other
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from rlkit.toolcall.call import ToolCall
+from rlkit.toolcall.call import ExpectedCall, ToolCall
 from rlkit.toolcall.schema import FLOAT_TYPE_NAMES, allows_null, type_name_of
 from rlkit.toolcall.values import check_argument, standardize_string
-
-if TYPE_CHECKING:
-    from rlkit.toolcall.check import ExpectedCall
 
 Matcher = Callable[[ToolCall], bool]
 
