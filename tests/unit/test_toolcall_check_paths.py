@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rlkit.data import load_bfcl
+from rlkit.data.bfcl import load_bfcl_category
 from rlkit.toolcall import (
     NO_CALL,
     OK,
@@ -37,7 +37,7 @@ from rlkit.toolcall.values import check_argument
 
 from test_toolcall_strategies import call_lists, calls, strictly_equal
 
-CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple")
+CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "live_simple", "live_multiple")
 
 
 def fields(verdict: Verdict) -> tuple:
@@ -58,8 +58,9 @@ def bfcl_variants(row: dict) -> list[list[ToolCall]]:
 
 
 @pytest.mark.parametrize("category", CATEGORIES)
-def test_fast_path_equals_explaining_path_on_every_bfcl_item(shared_data, category):
-    rows = load_bfcl(shared_data / "bfcl_v3" / f"BFCL_v3_{category}.json")
+def test_fast_path_equals_explaining_path_on_every_bfcl_item(category):
+    pytest.importorskip("bfcl_eval", reason="BFCL v4 comes from the bfcl-eval package (scripts/install.sh installs it)")
+    rows = load_bfcl_category(category)
     items = fast_parses = failures = 0
     reasons = set()
     for row in rows:
