@@ -27,11 +27,12 @@ BANKING = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking"
 SETTINGS = [("greedy", 0.0), ("T=0.3", 0.3), ("T=1.0", 1.0)]
 
 
-def data_sets(episodes: int) -> dict[str, dict[str, Any]]:
+def data_sets(episodes: int, limit: int = 0) -> dict[str, dict[str, Any]]:
     """Name -> load_eval_data arguments."""
     sets = {env: {"data": env, "episodes": episodes} for env in ("smart_home", "banking", "shell")}
     if (BANKING / "train.jsonl").is_file():
-        sets["banking (real rows)"] = {"data": str(BANKING / "train.jsonl"), "tools": str(BANKING / "job_description.json")}
+        sets["banking (real rows)"] = {"data": str(BANKING / "train.jsonl"), "tools": str(BANKING / "job_description.json"),
+                                       "limit": limit}
     return sets
 
 
@@ -41,7 +42,7 @@ def run_cell(model: str, backend: str, data_args: dict[str, Any], tool_style: st
     from rlkit.eval.backends import engine_for_model
 
     data = load_eval_data(data_args["data"], data_args.get("tools"), None, split="test",
-                          episodes=data_args.get("episodes", 8), limit=0, seed=0)
+                          episodes=data_args.get("episodes", 8), limit=data_args.get("limit", 0), seed=0)
     settings = [GenerationSetting(name, temperature=t) for name, t in SETTINGS]
     started = time.perf_counter()
     engine = engine_for_model(model, backend=backend, tool_style=tool_style, batch_size=batch_size)
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--models", default="tiny-lfm2,smollm2-135m")
     parser.add_argument("--episodes", type=int, default=4, help="env test episodes per env")
     parser.add_argument("--styles", default="compact,json")
+    parser.add_argument("--rows", type=int, default=0, help="the first N real banking rows (0 = all 77)")
     parser.add_argument("--data", default="", help="comma-separated subset of the data set names")
     parser.add_argument("--backend", default="auto", help="eval backend: auto | hf | vllm")
     parser.add_argument("--max-tokens", type=int, default=256)
@@ -105,7 +107,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     cache = work / "cells.json"
     results: dict[str, dict] = json.loads(cache.read_text()) if cache.is_file() else {}
-    sets = data_sets(args.episodes)
+    sets = data_sets(args.episodes, args.rows)
     wanted = [d.strip() for d in args.data.split(",") if d.strip()] or list(sets)
     for model in [] if args.table_only else args.models.split(","):
         for data_name in wanted:
