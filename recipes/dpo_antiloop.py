@@ -105,7 +105,7 @@ class DPORolloutSettings:
     served_model: str = ""  # vllm_server / openai: the name it serves the policy under
     gguf_type: str = "f32"  # llamacpp: the GGUF each round's policy is exported to (f32 | f16 | q8_0 | q4_0)
     max_model_len: int = 2048  # vllm: the engine's context
-    sync_tol: float = 1e-4  # vllm / vllm_server: max |Δlogprob| trainer vs engine after each push
+    sync_tol: float = 1e-3  # vllm / vllm_server: max |Δlogprob| trainer vs engine after each push (smollm2-135m: 1e-4 measured)
 
 
 @dataclass

@@ -8,7 +8,7 @@ Semi-online stages (the anti-loop DPO rounds) sample from a new policy every rou
   new policy's weights in place (`sync_weights`) — the engine start (~20 s on CPU) is paid once.
 - `vllm_server`: a running vLLM server (started by `rlkit.rollout.serve.start_vllm_server`), whose
   weights are pushed over loopback each round.
-- `llamacpp`: the policy folder exported to GGUF (`rlkit.export.export_gguf`, LFM2 only) and a fresh
+- `llamacpp`: the policy folder exported to GGUF (`rlkit.export.export_gguf`: LFM2, Llama) and a fresh
   llama.cpp engine on that file: llama.cpp has no in-place weight update.
 - `openai`: any OpenAI-compatible endpoint. It cannot receive weights, so it samples the served
   model whatever the round: that is logged as a warning every round (off-policy after round 0).
@@ -48,7 +48,7 @@ class PolicyEngine:
         served_model: str = "",
         gguf_type: str = "f32",
         gguf_dir: str | Path | None = None,
-        sync_tol: float = 1e-4,
+        sync_tol: float = 1e-3,
         vllm_options: dict[str, Any] | None = None,
     ):
         """`backend` is one of POLICY_BACKENDS (the error names `rollout.backend`, the config key)."""
