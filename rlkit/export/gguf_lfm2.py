@@ -153,12 +153,17 @@ def gguf_tensor_name(hf_name: str) -> str:
     >>> gguf_tensor_name("model.embedding_norm.weight")
     'token_embd_norm.weight'
     """
-    if hf_name in HF_TO_GGUF_GLOBAL:
-        return HF_TO_GGUF_GLOBAL[hf_name]
+    return mapped_tensor_name(hf_name, HF_TO_GGUF_GLOBAL, HF_TO_GGUF_LAYER, "LFM2")
+
+
+def mapped_tensor_name(hf_name: str, global_names: dict[str, str], layer_names: dict[str, str], arch: str) -> str:
+    """`hf_name` through an architecture's global and per-layer (`model.layers.N.<rest>`) name tables."""
+    if hf_name in global_names:
+        return global_names[hf_name]
     match = _LAYER_NAME.match(hf_name)
-    if match and match.group(2) in HF_TO_GGUF_LAYER:
-        return f"blk.{match.group(1)}.{HF_TO_GGUF_LAYER[match.group(2)]}"
-    raise ValueError(f"tensor {hf_name!r} has no GGUF mapping for LFM2 (is this a plain, merged LFM2 checkpoint?)")
+    if match and match.group(2) in layer_names:
+        return f"blk.{match.group(1)}.{layer_names[match.group(2)]}"
+    raise ValueError(f"tensor {hf_name!r} has no GGUF mapping for {arch} (is this a plain, merged {arch} checkpoint?)")
 
 
 def gguf_tensor(hf_name: str, array: np.ndarray, out_type: FloatType) -> np.ndarray:

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rlkit.export.gguf_lfm2 import FloatType, gguf_tensor, read_weights, tokenizer_extras
+from rlkit.export.gguf_lfm2 import FloatType, gguf_tensor, mapped_tensor_name, read_weights, tokenizer_extras
 from rlkit.export.gguf_vocab import gguf_vocab, read_tokenizer_json, write_vocab
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,6 @@ HF_TO_GGUF_GLOBAL = {
     "model.norm.weight": "output_norm.weight",
     "lm_head.weight": "output.weight",
 }
-_LAYER_NAME = re.compile(r"^model\.layers\.(\d+)\.(.+)$")
 
 
 def llama_tensor_name(hf_name: str) -> str:
@@ -60,12 +58,7 @@ def llama_tensor_name(hf_name: str) -> str:
     >>> llama_tensor_name("model.norm.weight")
     'output_norm.weight'
     """
-    if hf_name in HF_TO_GGUF_GLOBAL:
-        return HF_TO_GGUF_GLOBAL[hf_name]
-    match = _LAYER_NAME.match(hf_name)
-    if match and match.group(2) in HF_TO_GGUF_LAYER:
-        return f"blk.{match.group(1)}.{HF_TO_GGUF_LAYER[match.group(2)]}"
-    raise ValueError(f"tensor {hf_name!r} has no GGUF mapping for Llama (is this a plain, merged Llama checkpoint?)")
+    return mapped_tensor_name(hf_name, HF_TO_GGUF_GLOBAL, HF_TO_GGUF_LAYER, "Llama")
 
 
 def permute_qk(weight: np.ndarray, n_heads: int) -> np.ndarray:
