@@ -45,7 +45,7 @@ from rlkit.toolcall import (  # noqa: E402
     render_calls,
     standardize_string,
 )
-from rlkit.toolcall.perturb import PERTURBATIONS, audit_expected, reference_calls  # noqa: E402
+from rlkit.toolcall.perturb import PERTURBATIONS, audit_expected, gold_and_perturbed  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "rewards.md"
 VARIANTS = ["gold_given", "gold_first", *PERTURBATIONS, "reorder_best"]
@@ -195,15 +195,7 @@ def benchmark_items(rows: list[dict]) -> list[dict]:
     completions, with the decoded inputs the official checker takes (calls, schemas, answer)."""
     items = []
     for row in rows:
-        expected = expected_from_answer(row["answer"])
-        schemas = load_tools(row["tools"])
-        gold = reference_calls(expected, "given")
-        variants = [gold, reference_calls(expected, "first")]
-        for perturb in PERTURBATIONS.values():
-            result = perturb(gold, expected, schemas)
-            if result is not None:
-                variants.append(result[0])
-        for calls in variants:
+        for calls in gold_and_perturbed(expected_from_answer(row["answer"]), load_tools(row["tools"])):
             text = render_calls(calls)
             items.append({
                 "text": text, "hermes": render_calls(calls, style="hermes"), "answer": row["answer"],

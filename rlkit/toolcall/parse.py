@@ -182,7 +182,7 @@ def parse_block(body: str) -> tuple[list[ToolCall], str | None, bool]:
         return [], "empty tool-call block", False
     json_error = None
     if source.lstrip("[ \t\r\n")[:1] == "{":
-        # JSON first: it spells escapes (\/, \uXXXX) that Python reads differently.
+        # JSON first: its escapes (\/ and \u plus four hex digits) read differently in Python.
         try:
             return calls_from_data(_strict_json(source)), None, False
         except CallSyntaxError as error:  # (a ValueError too) valid JSON that is no call: say why

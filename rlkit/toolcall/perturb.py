@@ -210,6 +210,17 @@ def render_parse_check(
     return check_calls(parsed.calls, expected, tools, matching=matching)
 
 
+def gold_and_perturbed(expected: list[ExpectedCall], schemas: dict[str, dict]) -> list[list[ToolCall]]:
+    """Both gold renderings, then every applicable perturbation of the "given" gold calls (unjudged)."""
+    gold = reference_calls(expected, "given")
+    variants = [gold, reference_calls(expected, "first")]
+    for perturb in PERTURBATIONS.values():
+        result = perturb(gold, expected, schemas)
+        if result is not None:
+            variants.append(result[0])
+    return variants
+
+
 def audit_expected(expected: list[ExpectedCall], tools: Any) -> list[Outcome]:
     """Gold variants and every applicable perturbation of the "given" gold calls.
 

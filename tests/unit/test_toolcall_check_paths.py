@@ -30,7 +30,7 @@ from rlkit.toolcall import (
 from rlkit.toolcall.check import exact_as_acceptable, explain_calls
 from rlkit.toolcall.fast_pythonic import fast_python_calls
 from rlkit.toolcall.matcher import value_predicate
-from rlkit.toolcall.perturb import PERTURBATIONS, reference_calls
+from rlkit.toolcall.perturb import gold_and_perturbed
 from rlkit.toolcall.pythonic import parse_python_calls
 from rlkit.toolcall.schema import load_tools
 from rlkit.toolcall.values import check_argument
@@ -46,15 +46,7 @@ def fields(verdict: Verdict) -> tuple:
 
 def bfcl_variants(row: dict) -> list[list[ToolCall]]:
     """The benchmark's items for one row: both gold renderings and every applicable perturbation."""
-    expected = expected_from_answer(row["answer"])
-    schemas = load_tools(row["tools"])
-    gold = reference_calls(expected, "given")
-    variants = [gold, reference_calls(expected, "first")]
-    for perturb in PERTURBATIONS.values():
-        result = perturb(gold, expected, schemas)
-        if result is not None:
-            variants.append(result[0])
-    return variants
+    return gold_and_perturbed(expected_from_answer(row["answer"]), load_tools(row["tools"]))
 
 
 @pytest.mark.parametrize("category", CATEGORIES)
