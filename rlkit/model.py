@@ -16,8 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import torch
 from rlkit.chat import chat_template
 from rlkit.chat_format import LFM2_SPECIAL_TOKENS, ChatFormat, ensure_chat_format
 from rlkit.smollm2 import SMOLLM2_NAME, ensure_smollm2
+from rlkit.train.checkpoint import build_folder_once
 
 log = logging.getLogger(__name__)
 
@@ -163,20 +162,7 @@ def ensure_tiny_lfm2(recipe: TinyLfm2Recipe | None = None) -> Path:
     if (target / "config.json").is_file():
         return target
     log.info("building %s into %s", TINY_NAME, target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Build beside the target and rename, so a killed build or a concurrent process never
-    # leaves a half-written model where a reader would take it for a finished one.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        build_tiny_lfm2(recipe, tmp, corpus)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return build_folder_once(target, lambda tmp: build_tiny_lfm2(recipe, tmp, corpus))
 
 
 def resolve_model_path(name: str) -> str:
@@ -226,11 +212,6 @@ def end_of_turn_id(tokenizer: Any) -> int:
     return token_id
 
 
-def file_digest(path: str | Path) -> str:
-    """sha256 of one file (used to prove builds are byte-identical)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 __all__ = [
     "TINY_NAME",
     "NAMED_MODELS",
@@ -243,5 +224,4 @@ __all__ = [
     "resolve_model_path",
     "end_of_turn_id",
     "cache_root",
-    "file_digest",
 ]

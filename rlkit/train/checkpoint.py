@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,28 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def build_folder_once(target: Path, build: Callable[[Path], None], marker: str = "config.json") -> Path:
+    """`target`, first built by `build(tmp)` in a temp folder beside it and renamed into place.
+
+    A killed build or a concurrent process never leaves a half-written folder where a reader would
+    take it for a finished one; when another process finished first, its copy is kept.
+    """
+    if (target / marker).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        build(tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not (target / marker).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def write_manifest(directory: str | Path, recipe_state: dict[str, Any] | None = None) -> Path:

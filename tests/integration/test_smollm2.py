@@ -14,7 +14,8 @@ import torch
 from safetensors import safe_open
 
 from rlkit.chat_format import probe_chat_format, probe_conversation, tool_format_token_ids
-from rlkit.smollm2 import SmolLM2NotInstalled, SmolLM2Recipe, convert_smollm2, sha256_file, smollm2_gguf_path
+from rlkit.smollm2 import SmolLM2NotInstalled, SmolLM2Recipe, convert_smollm2, smollm2_gguf_path
+from rlkit.train.checkpoint import file_sha256
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +46,7 @@ def test_conversion_is_byte_identical_on_a_rebuild(smollm2_dir, gguf_path, tmp_p
     files = sorted(p.name for p in smollm2_dir.iterdir())
     assert files == sorted(p.name for p in again.iterdir())
     assert "model.safetensors" in files
-    differing = [name for name in files if sha256_file(again / name) != sha256_file(smollm2_dir / name)]
+    differing = [name for name in files if file_sha256(again / name) != file_sha256(smollm2_dir / name)]
     assert differing == []
 
 

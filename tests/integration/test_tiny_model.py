@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from rlkit.chat import render_prompt
-from rlkit.model import SPECIAL_TOKENS, TinyLfm2Recipe, build_tiny_lfm2, file_digest, tokenizer_corpus
+from rlkit.model import SPECIAL_TOKENS, TinyLfm2Recipe, build_tiny_lfm2, tokenizer_corpus
+from rlkit.train.checkpoint import file_sha256
 
 pytestmark = pytest.mark.integration
 
@@ -67,9 +68,9 @@ def test_same_recipe_builds_byte_identical_model_and_tokenizer(tmp_path):
     first = build_tiny_lfm2(recipe, tmp_path / "a", corpus)
     second = build_tiny_lfm2(recipe, tmp_path / "b", corpus)
     for name in ["model.safetensors", "tokenizer.json", "config.json", "tokenizer_config.json"]:
-        assert file_digest(first / name) == file_digest(second / name), name
+        assert file_sha256(first / name) == file_sha256(second / name), name
     other = build_tiny_lfm2(TinyLfm2Recipe(seed=1), tmp_path / "c", corpus)
-    assert file_digest(first / "model.safetensors") != file_digest(other / "model.safetensors")
+    assert file_sha256(first / "model.safetensors") != file_sha256(other / "model.safetensors")
 
 
 def test_config_is_servable_by_vllm_cpu(tiny_model_dir, tiny_model):
