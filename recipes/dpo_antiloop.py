@@ -157,6 +157,7 @@ def build_jury(settings: JurySettings) -> Jury:
         aggregation=settings.aggregation,
         quorum=quorum,
         max_workers=settings.max_workers,
+        measure_influence_of=[judge.name for judge in llm_judges],  # the report's "pairs the LLM judge changed"
     )
 
 

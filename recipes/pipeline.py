@@ -1,8 +1,9 @@
-"""python recipes/pipeline.py [preset=quick|full] [--config FILE] [section.key=value ...]
+"""python recipes/pipeline.py [preset=quick|full|real] [--config FILE] [section.key=value ...]
 
 The whole recipe on one model: SFT → anti-loop DPO → GRPO, with an eval after every stage.
 `preset=quick` (default) reads `recipes/configs/pipeline.yaml` (the README's main job: minutes on a
-laptop CPU); `preset=full` reads `recipes/configs/pipeline_full.yaml` (the quality run).
+laptop CPU); `preset=full` reads `recipes/configs/pipeline_full.yaml` (the quality run on the tiny
+model); `preset=real` reads `recipes/configs/pipeline_real.yaml` (the pretrained SmolLM2-135M).
 
 1. Evaluate the starting model (default: the embedded tiny LFM2) on held-out env tasks.
 2. For each stage in `stages`: run its recipe's `main` with the recipe's own default YAML, then
@@ -10,7 +11,9 @@ laptop CPU); `preset=full` reads `recipes/configs/pipeline_full.yaml` (the quali
    previous stage's model as `model`. A stage whose recipe is not in this checkout is skipped and
    logged; the next stage continues from the last model.
 3. After each stage: tool-call equivalence on held-out env tasks, loop rate, mean completion
-   length (rlkit.eval, HF generate), and the stage's wall time.
+   length (rlkit.pipeline.eval: HF generate or the vLLM engine), and the stage's wall time.
+   With `isolate_stages: true` every stage and every eval runs in its own (spawned) process, so
+   each one's engines, threads and memory are gone before the next starts.
 4. Print the table and write it to `<output_dir>/pipeline.md`, `pipeline.json` and `pipeline.png`.
 
 Resuming: a stage whose `<output_dir>/<stage>/stage.json` exists is done and is not rerun (delete
@@ -22,6 +25,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -41,7 +45,8 @@ from rlkit.pipeline.report import StageRow, write_pipeline_report
 log = logging.getLogger("recipes.pipeline")
 RECIPES = Path(__file__).resolve().parent
 DEFAULT_CONFIG = RECIPES / "configs" / "pipeline.yaml"
-PRESETS = {"quick": DEFAULT_CONFIG, "full": RECIPES / "configs" / "pipeline_full.yaml"}
+PRESETS = {"quick": DEFAULT_CONFIG, "full": RECIPES / "configs" / "pipeline_full.yaml",
+           "real": RECIPES / "configs" / "pipeline_real.yaml"}
 # stage -> (its recipe beside this file, that recipe's config class)
 STAGES = {"sft": ("sft", "SFTRecipeConfig"), "dpo": ("dpo_antiloop", "DPORecipeConfig"), "grpo": ("grpo_toolcall", "GRPORecipeConfig")}
 
@@ -50,13 +55,15 @@ STAGES = {"sft": ("sft", "SFTRecipeConfig"), "dpo": ("dpo_antiloop", "DPORecipeC
 class PipelineConfig:
     """Everything `recipes/pipeline.py` reads; stage sections hold keys of that stage's recipe config."""
 
-    preset: Literal["quick", "full"] = "quick"  # on the command line, `preset=full` picks that preset's YAML
+    preset: Literal["quick", "full", "real"] = "quick"  # on the command line, `preset=full` picks that preset's YAML
     model: str = "tiny-lfm2"
     tool_style: ToolStyle = "compact"
     chat_format: ChatFormat = "auto"  # passed to every stage and eval (rlkit.chat_format)
     output_dir: str = "runs/pipeline_quick"
     stages: list[str] = field(default_factory=lambda: ["sft", "dpo", "grpo"])
     num_threads: int = 1
+    isolate_stages: bool = False  # each stage and eval in its own process (vLLM engines are built once per process)
+    loop_on: Literal["all", "replies"] = "all"  # the table's loop rate: over every completion, or free-text replies
     # The quick preset's stage sections (keys of each stage recipe's config). A preset's section
     # replaces the whole section, so pipeline_full.yaml states every key it sets.
     sft: dict[str, Any] = field(default_factory=lambda: {
@@ -101,6 +108,58 @@ def stage_config(stage: str, config: PipelineConfig, model: str, output_dir: Pat
         raise ConfigError(f"pipeline section {stage!r}: {error}") from None
 
 
+def run_stage(stage: str, config: PipelineConfig, model: str, stage_dir: Path) -> dict[str, Any]:
+    """Train one stage from `model`; write and return its record (`<stage_dir>/stage.json`)."""
+    log.info("stage %r: starting from %s", stage, model)
+    started = time.perf_counter()
+    model_dir = load_stage_recipe(stage).main(stage_config(stage, config, model, stage_dir))
+    record = {"model": str(model_dir), "wall_seconds": time.perf_counter() - started}
+    (stage_dir / "stage.json").write_text(json.dumps(record, indent=1))
+    return record
+
+
+def evaluate_stage(model: str, config: PipelineConfig, stage_dir: Path) -> dict[str, Any]:
+    """The held-out metrics of one stage's model, cached in `<stage_dir>/eval.json`."""
+    return evaluate_model(model, config.eval, config.tool_style, stage_dir / "eval.json", config.chat_format)
+
+
+def _child_entry(function: Any, args: tuple, num_threads: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    function(*args)
+
+
+def call_isolated(config: PipelineConfig, function: Any, *args: Any) -> None:
+    """Run `function(*args)` here, or in a fresh spawned process when `isolate_stages` is set.
+
+    Results travel through the files each function writes (stage.json, eval.json), so the child
+    only has to succeed. Not a daemon process: vLLM's engine may start processes of its own.
+    """
+    if not config.isolate_stages:
+        function(*args)
+        return
+    process = multiprocessing.get_context("spawn").Process(target=_child_entry, args=(function, args, config.num_threads))
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"{function.__name__}{tuple(str(a) for a in args if not isinstance(a, PipelineConfig))} "
+                           f"failed in its own process (exit code {process.exitcode}); its log is above")
+
+
+def timed_eval(stage: str, model: str, config: PipelineConfig, stage_dir: Path) -> tuple[dict[str, Any], float]:
+    """(metrics, eval seconds); the seconds of a cached eval are the ones recorded when it ran."""
+    cache, timing = stage_dir / "eval.json", stage_dir / "eval_seconds.json"
+    if cache.is_file() and timing.is_file():
+        return json.loads(cache.read_text()), json.loads(timing.read_text())["seconds"]
+    started = time.perf_counter()
+    call_isolated(config, evaluate_stage, model, config, stage_dir)
+    seconds = time.perf_counter() - started
+    timing.parent.mkdir(parents=True, exist_ok=True)
+    timing.write_text(json.dumps({"stage": stage, "seconds": seconds}))
+    return json.loads(cache.read_text()), seconds
+
+
 def main(config: PipelineConfig) -> list[StageRow]:
     """Run every stage in order (resuming finished ones), evaluate after each, write the table."""
     os.environ.setdefault("WANDB_MODE", "offline")
@@ -111,9 +170,8 @@ def main(config: PipelineConfig) -> list[StageRow]:
     started = time.perf_counter()
 
     current = config.model
-    eval_start = time.perf_counter()
-    rows = [StageRow("base", current, evaluate_model(current, config.eval, config.tool_style, output_dir / "base" / "eval.json", config.chat_format), 0.0,
-                     eval_seconds=time.perf_counter() - eval_start)]
+    metrics, eval_seconds = timed_eval("base", current, config, output_dir / "base")
+    rows = [StageRow("base", current, metrics, 0.0, eval_seconds=eval_seconds)]
     for stage in config.stages:
         if stage not in STAGES:
             raise ConfigError(f"stages: unknown stage {stage!r}; stages: {', '.join(STAGES)}")
@@ -124,22 +182,18 @@ def main(config: PipelineConfig) -> list[StageRow]:
         stage_dir = output_dir / stage
         done = stage_dir / "stage.json"
         if done.is_file():
-            record = json.loads(done.read_text())
-            log.info("stage %r already done (%s): reusing %s", stage, done, record["model"])
+            log.info("stage %r already done (%s): reusing %s", stage, done, json.loads(done.read_text())["model"])
         else:
-            log.info("stage %r: starting from %s", stage, current)
-            stage_started = time.perf_counter()
-            model_dir = load_stage_recipe(stage).main(stage_config(stage, config, current, stage_dir))
-            record = {"model": str(model_dir), "wall_seconds": time.perf_counter() - stage_started}
-            done.write_text(json.dumps(record, indent=1))
+            stage_dir.mkdir(parents=True, exist_ok=True)
+            call_isolated(config, run_stage, stage, config, current, stage_dir)
+        record = json.loads(done.read_text())
         current = record["model"]
-        eval_start = time.perf_counter()
-        metrics = evaluate_model(current, config.eval, config.tool_style, stage_dir / "eval.json", config.chat_format)
-        rows.append(StageRow(stage, current, metrics, record["wall_seconds"], eval_seconds=time.perf_counter() - eval_start))
+        metrics, eval_seconds = timed_eval(stage, current, config, stage_dir)
+        rows.append(StageRow(stage, current, metrics, record["wall_seconds"], eval_seconds=eval_seconds))
 
     total = time.perf_counter() - started
     table = write_pipeline_report(rows, output_dir, title=f"pipeline `{config.preset}`: {config.eval.env} held-out",
-                                  total_seconds=total)
+                                  total_seconds=total, loop_on=config.loop_on)
     print(table)
     return rows
 

@@ -23,7 +23,7 @@ class TaskSource:
     """The `data:` section: which rows to load (env fields, or a file path for distil/BFCL)."""
 
     source: SourceKind = "env"
-    env: str = "smart_home"
+    env: str = "smart_home"  # several, comma-separated ("smart_home,banking"): num_rows shared, rows alternate
     split: str = "train"
     kind: str = "episode"  # env rows: "episode" (whole conversations), "next_call", or "all"
     num_rows: int = 2000  # env rows to generate; file sources use at most this many (0 = all)
@@ -36,9 +36,21 @@ class TaskSource:
 def load_task_rows(source: TaskSource) -> Dataset:
     """The rows `source` describes, as a Dataset with at least `messages`, `tools`, `answer`."""
     if source.source == "env":
+        from datasets import concatenate_datasets
+
         from rlkit.envs.registry import make_dataset
 
-        return make_dataset(source.env, source.split, source.num_rows, source.seed, kind=source.kind)
+        envs = [name.strip() for name in source.env.split(",") if name.strip()]
+        if not envs:
+            raise ValueError("data.env is empty: name an env (or several, comma-separated)")
+        shares = [source.num_rows // len(envs) + (i < source.num_rows % len(envs)) for i in range(len(envs))]
+        parts = [make_dataset(env, source.split, n, source.seed, kind=source.kind) for env, n in zip(envs, shares)]
+        # Alternating rows, so a run cut short (max_steps) has still seen every domain.
+        if len(parts) == 1:
+            return parts[0]
+        starts = [sum(shares[:i]) for i in range(len(shares))]
+        order = [start + i for i in range(max(shares)) for start, n in zip(starts, shares) if i < n]
+        return concatenate_datasets(parts).select(order)
     if not source.path:
         raise ValueError(f"data.path is required when data.source is {source.source!r}")
     if source.source == "distil":

@@ -17,6 +17,7 @@ Definitions (the report uses exactly these):
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from typing import Iterable
@@ -27,6 +28,20 @@ from rlkit.eval.records import EpisodeRecord, ExampleRecord
 def rate(hits: int, n: int) -> float | None:
     """hits / n, or None when there is nothing to count (so an empty split never reads as 0%)."""
     return hits / n if n else None
+
+
+def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The Wilson score interval for a rate hits/n (95% at z=1.96), or None when n is 0.
+
+    Unlike the normal approximation it stays inside [0, 1] and is not zero-width at 0% or 100%,
+    which is where loop rates and trained equivalence live.
+    """
+    if not n:
+        return None
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def facts_mentioned(text: str, facts: Iterable[str]) -> list[str]:

@@ -145,6 +145,10 @@ class JuryStats:
     agree: Counter = field(default_factory=Counter)  # key "judge_a|judge_b"
     disagree: Counter = field(default_factory=Counter)
     vetoed_candidates: int = 0
+    # Per measured judge (Jury(measure_influence_of=...)): tasks it answered, and tasks whose outcome
+    # (status, best, worst) would differ had it not voted: the pairs that judge changed.
+    answered_by: Counter = field(default_factory=Counter)
+    changed_by: Counter = field(default_factory=Counter)
 
     def agreement(self) -> dict[str, float]:
         """Per judge pair, the share of candidate pairs both ordered strictly on which they agree."""
@@ -160,6 +164,8 @@ class JuryStats:
             "failures": dict(self.failures),
             "agreement": self.agreement(),
             "vetoed_candidates": self.vetoed_candidates,
+            "influence": {name: {"answered": self.answered_by[name], "outcome_changed": self.changed_by[name]}
+                          for name in sorted(self.answered_by)},
         }
 
 
@@ -174,7 +180,10 @@ class Jury:
         quorum: int = 1,
         margin: float = 1e-6,
         max_workers: int = 4,
+        measure_influence_of: Sequence[str] = (),
     ):
+        """`measure_influence_of`: judge names whose effect is counted: each task is also decided
+        without that judge's vote, and a different outcome counts as a pair it changed."""
         if not judges:
             raise ValueError("a jury needs at least one judge")
         weights = list(weights) if weights is not None else [1.0] * len(judges)
@@ -190,6 +199,7 @@ class Jury:
         self.quorum = quorum
         self.margin = margin
         self.max_workers = max_workers
+        self.measure_influence_of = list(measure_influence_of)
         self.stats = JuryStats()
         self._lock = threading.Lock()
 
@@ -198,7 +208,19 @@ class Jury:
         votes = [self._ask(judge, task) for judge in self.judges]
         verdict = decide(task, votes, self.weights, self.aggregation, self.quorum, self.margin)
         self._count(verdict)
+        for name in self.measure_influence_of:
+            self._count_influence(task, verdict, name)
         return verdict
+
+    def _count_influence(self, task: JudgeTask, verdict: JuryVerdict, name: str) -> None:
+        if not any(v.judge == name and v.answered for v in verdict.votes):
+            return
+        without = [v if v.judge != name else Vote(name, None, error="left out") for v in verdict.votes]
+        # The rest of the jury alone: one vote fewer can also fall below the quorum.
+        alone = decide(task, without, self.weights, self.aggregation, max(1, min(self.quorum, len(without) - 1)), self.margin)
+        with self._lock:
+            self.stats.answered_by[name] += 1
+            self.stats.changed_by[name] += (alone.status, alone.best, alone.worst) != (verdict.status, verdict.best, verdict.worst)
 
     def rank_many(self, tasks: Sequence[JudgeTask]) -> list[JuryVerdict]:
         """`rank` for every task, `max_workers` at a time; results in task order."""

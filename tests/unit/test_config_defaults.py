@@ -59,7 +59,7 @@ def repeated_defaults(config_class: type, yaml_path, section_classes: dict[str, 
     return {k for k in flatten_dotted(data) if k in defaults and resolved[k] == defaults[k]}
 
 
-@pytest.mark.parametrize("preset", ["pipeline_full"])
+@pytest.mark.parametrize("preset", ["pipeline_full", "pipeline_real"])
 def test_pipeline_presets_hold_only_what_they_change(preset):
     pipeline = load_recipe("pipeline")
     stages = {stage: getattr(load_recipe(recipe), cls) for stage, (recipe, cls) in pipeline.STAGES.items()}

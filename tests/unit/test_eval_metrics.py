@@ -120,3 +120,15 @@ def test_setting_metrics_has_every_section():
     m = setting_metrics([call(True, ["a"])], [EpisodeRecord("a", "s", "x", 1, turns(True))])
     assert set(m) == {"calls", "generation", "replies", "accuracy_by_turn_correct_history", "episodes"}
     assert "episodes" not in setting_metrics([call(True, ["a"])])
+
+
+def test_wilson_interval_matches_hand_computed_values():
+    from rlkit.eval.metrics import wilson_interval
+
+    # 0/10: centre = half-width = (1.96²/20)/(1 + 1.96²/10) = 0.13877 → [0, 0.2775]
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and abs(high - 0.2775) < 1e-4
+    # 5/10: symmetric around 0.5, half-width 1.96·sqrt(0.025 + 0.0096)/1.38416 = 0.2634
+    low, high = wilson_interval(5, 10)
+    assert abs(low - 0.2366) < 1e-4 and abs(high - 0.7634) < 1e-4
+    assert wilson_interval(0, 0) is None

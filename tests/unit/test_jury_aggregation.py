@@ -143,3 +143,18 @@ def test_jury_rejects_bad_settings():
         Jury([_Fixed("a", [1.0])], quorum=2)
     with pytest.raises(ValueError, match="weights"):
         Jury([_Fixed("a", [1.0])], weights=[1.0, 2.0])
+
+
+def test_jury_counts_the_outcomes_a_measured_judge_changed():
+    # Rules alone: candidate 0 (0.6) over 1 (0.4) over 2 (0.0). The "llm" judge scores 1 high: with
+    # it, the means are 0.3 / 0.7 / 0.0, so best flips from 0 to 1 (changed); on a task where it
+    # agrees with the rules, the outcome stays (not changed).
+    flip = Jury([_Fixed("rules", [0.6, 0.4, 0.0]), _Fixed("llm", [0.0, 1.0, 0.0])], quorum=1,
+                measure_influence_of=["llm"])
+    verdict = flip.rank(_task(3))
+    assert (verdict.best, verdict.worst) == (1, 2)
+    agree = Jury([_Fixed("rules", [0.6, 0.4, 0.0]), _Fixed("llm", [1.0, 0.5, 0.0])], quorum=1,
+                 measure_influence_of=["llm"])
+    agree.rank(_task(3))
+    assert flip.stats.as_dict()["influence"] == {"llm": {"answered": 1, "outcome_changed": 1}}
+    assert agree.stats.as_dict()["influence"] == {"llm": {"answered": 1, "outcome_changed": 0}}

@@ -116,3 +116,11 @@ def test_every_public_function_and_class_is_used_outside_the_tests():
                 if mentions[node.name] < 2:
                     unused.append(f"{module_name(path)}.{node.name}")
     assert unused == []
+
+
+def test_test_file_names_are_unique_across_folders():
+    # pytest's default (rootdir-less "prepend") import mode keys test modules by basename, so two
+    # tests/**/test_x.py files make collection fail for the whole run.
+    tests = Path(__file__).resolve().parents[1]
+    counts = Counter(p.name for p in tests.rglob("test_*.py"))
+    assert [name for name, n in counts.items() if n > 1] == []
