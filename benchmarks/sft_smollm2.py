@@ -5,8 +5,8 @@
 Each arm runs `recipes/sft.py` in its own process for `--steps` steps on the same rows (smart-home
 and banking env conversations, batch 4, 2 threads), then the held-out eval scores its model at
 greedy on the smart-home test split's call steps (vLLM engine). Reported per arm: train wall
-time, seconds per step, the last logged training loss, equivalence with its 95% interval, and
-equivalence points per train minute. The real preset's `sft:` section follows the winner.
+time, seconds per step, the first and last logged training loss and the drop per train minute,
+equivalence with its 95% interval. The real preset's `sft:` section follows the winner.
 Arms are cached under `--work` (a rerun resumes); the table goes to benchmarks/results/sft_smollm2.md.
 """
 
@@ -26,7 +26,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "sft_smollm2.md"
 ARMS = {  # name -> recipes/sft.py overrides
     "full fp32": ["lora.enabled=false", "train.learning_rate=1.0e-4"],
     "full bf16 autocast": ["lora.enabled=false", "train.learning_rate=1.0e-4", "train.bf16=true"],
-    "lora r16 + token rows, fp32": ["lora.enabled=true", "lora.r=16", "train.learning_rate=1.0e-3"],
+    "lora r16 + token rows fp32": ["lora.enabled=true", "lora.r=16", "train.learning_rate=1.0e-3"],
 }
 
 
@@ -79,15 +79,15 @@ def table(results: list[dict], steps: int) -> str:
         f"Python {platform.python_version()}, one run; arms run one after another on the same 400 rows "
         "(smart-home + banking env conversations, batch 4, 2 torch threads). Eval: greedy, the smart-home "
         "test split's call steps (24 episodes), vLLM CPU engine.", "",
-        "| arm | s/step | train wall | loss first → last | equivalence [95% CI] | parse errors | calls | equivalence points / train min |",
+        "| arm | s/step | train wall | loss first → last | loss drop / train min | equivalence [95% CI] | parse errors | calls |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         low, high = r["equivalence_ci"]
         lines.append(
             f"| {r['arm']} | {r['s_per_step']:.1f} | {r['train_runtime_s'] / 60:.1f} min | {r['first_loss']:.2f} → {r['last_loss']:.2f} | "
-            f"{100 * r['equivalence']:.1f}% [{100 * low:.1f}–{100 * high:.1f}] | {100 * r['parse_error_rate']:.1f}% | {r['calls']} | "
-            f"{100 * r['equivalence'] / (r['train_runtime_s'] / 60):.1f} |")
+            f"{(r['first_loss'] - r['last_loss']) / (r['train_runtime_s'] / 60):.3f} | "
+            f"{100 * r['equivalence']:.1f}% [{100 * low:.1f}–{100 * high:.1f}] | {100 * r['parse_error_rate']:.1f}% | {r['calls']} |")
     return "\n".join(lines) + "\n"
 
 

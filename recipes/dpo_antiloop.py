@@ -39,7 +39,7 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from accelerate import PartialState
@@ -53,6 +53,7 @@ from rlkit.train.distributed import close_processes, process_state
 from rlkit.train.tracking import TrackingSettings, log_metrics, tracked_run, write_metrics
 from rlkit.dpo.trainer import DPOSettings, make_dpo_trainer
 from rlkit.jury import JudgeCache, Jury, LengthJudge, LLMJudge, default_rule_judges
+from rlkit.jury.llm_judge import ANSWER_GRAMMARS
 from rlkit.model import add_vllm_config_fields, cache_root, load_model_and_tokenizer, require_stage_input, resolve_model_path
 from rlkit.dpo.pairs import PairSettings, build_pairs, empty_pairs
 from rlkit.rollout.policy_engine import PolicyEngine
@@ -77,6 +78,7 @@ class LLMJudgeSettings:
     max_concurrency: int = 4
     max_tokens: int = 16  # the judge answers with one line ("SCORE: 7" / "WINNER: A")
     rubric: str = ""  # empty = rlkit.jury.prompts.DEFAULT_RUBRIC
+    extra_body: dict[str, Any] = field(default_factory=dict)  # server-specific request fields (llama.cpp: grammar)
 
 
 @dataclass
@@ -138,7 +140,7 @@ def build_jury(settings: JurySettings) -> Jury:
         judge = LLMJudge(
             spec.base_url, spec.model, name=spec.name, mode=spec.mode, api_key_env=spec.api_key_env,
             timeout_s=spec.timeout_s, max_retries=spec.max_retries, max_concurrency=spec.max_concurrency, cache=cache,
-            max_tokens=spec.max_tokens, **({"rubric": spec.rubric} if spec.rubric else {}),
+            max_tokens=spec.max_tokens, extra_body=spec.extra_body, **({"rubric": spec.rubric} if spec.rubric else {}),
         )
         problem = judge.probe() if spec.model else "no model name given"
         if problem:
@@ -262,8 +264,13 @@ def with_local_judge(settings: JurySettings, servers: contextlib.ExitStack) -> J
     gguf = settings.local_judge_gguf or str(smollm2_gguf_path())
     server = servers.enter_context(start_llamacpp_server(gguf))
     log.info("local LLM judge: %s served by llama.cpp at %s", gguf, server.base_url)
+    # A loopback server needs no key and does not drop requests: one retry, not three (judges ask at
+    # temperature 0, so a misread answer repeats, and each retry waits out a backoff). Unconstrained,
+    # the 135M model answered none of 12 candidates in a readable form (it echoed the data tags or
+    # the conversation); llama.cpp's grammar holds it to the answer line, so every answer is a vote.
     judge = LLMJudgeSettings(name="local", base_url=server.base_url, model=server.model, weight=settings.local_judge_weight,
-                             api_key_env="RLKIT_LOCAL_JUDGE_KEY")  # a loopback server needs no key
+                             api_key_env="RLKIT_LOCAL_JUDGE_KEY", max_retries=1,
+                             extra_body={"grammar": ANSWER_GRAMMARS["pointwise"]})
     return dataclasses.replace(settings, llm_judges=[*settings.llm_judges, judge])
 
 

@@ -42,6 +42,7 @@ class DPOSettings:
     logging_steps: int = 5
     seed: int = 0
     num_threads: int = 1  # torch CPU threads (the dev machine is shared); 0 = torch's default
+    bf16: bool = False  # bf16 autocast (weights stay fp32); on CPU cores with AVX512-BF16 about 1.9x faster
     report_to: str = "none"  # "wandb" to log (offline unless WANDB_MODE says otherwise)
 
 
@@ -64,7 +65,7 @@ def dpo_config(settings: DPOSettings, output_dir: str, run_name: str = "dpo") ->
         seed=settings.seed,
         report_to=settings.report_to,
         run_name=run_name,
-        bf16=False,
+        bf16=settings.bf16,
         gradient_checkpointing=False,  # costs time, saves nothing on tiny CPU models
         use_cpu=not torch.cuda.is_available(),
         dataset_num_proc=None,

@@ -15,6 +15,7 @@ candidate (pointwise) or pair (pairwise) unscored and the vote says why. Answers
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import random
@@ -48,6 +49,12 @@ class JudgeCallError(Exception):
     def __init__(self, kind: str, message: str):
         super().__init__(f"{kind}: {message}")
         self.kind = kind
+
+
+ANSWER_GRAMMARS = {  # GBNF for llama.cpp's `grammar` request field: only the answer line can be written
+    "pointwise": 'root ::= "SCORE: " ("10" | [1-9])',
+    "pairwise": 'root ::= "WINNER: " ("A" | "B" | "TIE")',
+}
 
 
 @dataclass
@@ -107,6 +114,7 @@ class LLMJudge:
         max_tokens: int = 16,
         cache: JudgeCache | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        extra_body: dict[str, Any] | None = None,
     ):
         if mode not in ("pointwise", "pairwise"):
             raise ValueError(f"LLM judge mode must be 'pointwise' or 'pairwise', got {mode!r}")
@@ -120,6 +128,9 @@ class LLMJudge:
         self.backoff_s = backoff_s
         self.max_tokens = max_tokens
         self.cache = cache
+        # Server-specific request fields, e.g. llama.cpp's `grammar`, which holds a small model to
+        # the answer line (answer_grammar); part of the cache key, since it changes the answers.
+        self.extra_body = dict(extra_body or {})
         self.stats = LLMJudgeStats()
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(max_concurrency)
@@ -202,7 +213,8 @@ class LLMJudge:
 
     def _ask(self, messages: list[dict], conversation: str, candidates: list[str], parse: Callable[[str], Any]) -> Any:
         """One judged answer: from the cache, or the endpoint with retries; raises JudgeCallError."""
-        key = cache_key(self.model, self.rubric, self.mode, conversation, candidates)
+        mode = self.mode + (json.dumps(self.extra_body, sort_keys=True) if self.extra_body else "")
+        key = cache_key(self.model, self.rubric, mode, conversation, candidates)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None and "answer" in hit:
@@ -245,7 +257,8 @@ class LLMJudge:
             start = time.perf_counter()
             try:
                 response = self.client.chat.completions.create(
-                    model=self.model, messages=messages, temperature=0.0, max_tokens=self.max_tokens
+                    model=self.model, messages=messages, temperature=0.0, max_tokens=self.max_tokens,
+                    **({"extra_body": self.extra_body} if self.extra_body else {}),
                 )
                 text = response.choices[0].message.content
             except JudgeCallError:

@@ -158,7 +158,7 @@ def start_vllm_server(
     extra_args: list[str] | None = None,
 ) -> ServerHandle:
     """vLLM's OpenAI API server for a local model folder on 127.0.0.1, with rlkit's worker extension."""
-    from rlkit.rollout.vllm_cpu_fixes import engine_dtype, server_args
+    from rlkit.rollout.vllm_cpu_fixes import engine_dtype, is_hybrid_model, server_args
 
     port = port or free_port()
     model = str(model_dir)
@@ -168,7 +168,7 @@ def start_vllm_server(
     argv += ["--worker-extension-cls", "rlkit.rollout.vllm_worker_ext.RlkitWeightSync"]
     if enforce_eager:
         argv.append("--enforce-eager")
-    argv += server_args(max_model_len)
+    argv += server_args(max_model_len, hybrid=is_hybrid_model(model))
     argv += extra_args or []
     env = {
         "HF_HUB_OFFLINE": "1",

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Sequence
 from rlkit.chat import ToolStyle, render_prompt
 from rlkit.model import end_of_turn_id
 from rlkit.rollout.base import ChatPrompt, Completion, Prompt, RolloutStats, SamplingParams
-from rlkit.rollout.vllm_cpu_fixes import engine_dtype, engine_kwargs, patch_rotary_for_3d_inputs, push_weights
+from rlkit.rollout.vllm_cpu_fixes import engine_dtype, engine_kwargs, is_hybrid_model, patch_rotary_for_3d_inputs, push_weights
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class VLLMRollout:
         self.stats = RolloutStats()
         self.enable_sleep_mode = enable_sleep_mode
         patch_rotary_for_3d_inputs()
-        llm_kwargs = {**engine_kwargs(max_model_len), **llm_kwargs}
+        llm_kwargs = {**engine_kwargs(max_model_len, hybrid=is_hybrid_model(model_path)), **llm_kwargs}
         start = time.perf_counter()
         with _colocate_env(kv_cache_gib):
             self.llm = vllm.LLM(

@@ -99,3 +99,17 @@ def test_workaround_engine_arguments_turn_chunked_prefill_off_with_a_whole_promp
     assert kwargs["enable_chunked_prefill"] is False and kwargs["max_num_batched_tokens"] == 8192
     assert engine_kwargs(max_model_len=512)["max_num_batched_tokens"] >= 512
     assert "--no-enable-chunked-prefill" in server_args(512)
+
+
+def test_workaround_keeps_prefix_caching_for_attention_only_models(tmp_path):
+    from rlkit.rollout.vllm_cpu_fixes import engine_kwargs, is_hybrid_model, server_args
+
+    (tmp_path / "llama").mkdir()
+    (tmp_path / "llama" / "config.json").write_text('{"model_type": "llama"}')
+    (tmp_path / "lfm2").mkdir()
+    (tmp_path / "lfm2" / "config.json").write_text('{"model_type": "lfm2"}')
+    assert not is_hybrid_model(tmp_path / "llama") and is_hybrid_model(tmp_path / "lfm2")
+    assert is_hybrid_model(tmp_path / "missing")  # unknown: the safe setting
+    assert engine_kwargs(512, hybrid=False)["enable_prefix_caching"] is True
+    assert engine_kwargs(512, hybrid=True)["enable_prefix_caching"] is False
+    assert "--enable-prefix-caching" in server_args(512, hybrid=False)
