@@ -35,7 +35,7 @@ from rlkit.train.distributed import close_processes
 from rlkit.train.lora import LoraSettings, fit_fused_lm_head, peft_config, save_merged
 from rlkit.model import load_model_and_tokenizer
 from rlkit.sft.data import build_sft_dataset
-from rlkit.sft.trainer import DirectLossSFTTrainer, use_direct_loss
+from rlkit.sft.trainer import DirectLossSFTTrainer, embedding_lr_optimizer, use_direct_loss
 from rlkit.data.sources import TaskSource, load_task_rows
 
 log = logging.getLogger("recipes.sft")
@@ -50,6 +50,7 @@ class SFTTrainSettings:
     batch_size: int = 8
     grad_accum: int = 1
     learning_rate: float = 2e-3
+    embedding_learning_rate: float = 0.0  # full weights only: the embedding rows' own rate (0 = learning_rate); new tokens need more
     lr_scheduler: str = "cosine"
     warmup_steps: int = 20
     weight_decay: float = 0.0
@@ -118,7 +119,13 @@ def main(config: SFTRecipeConfig) -> Path:
         use_cpu=not torch.cuda.is_available(),
     )
     trainer_class = DirectLossSFTTrainer if use_direct_loss(train.fused_lm_head) else SFTTrainer
+    optimizer = None
+    if train.embedding_learning_rate:
+        if config.lora.enabled:
+            raise ConfigError("train.embedding_learning_rate is for full-weight SFT; with LoRA the token rows train in the adapter")
+        optimizer = embedding_lr_optimizer(model, train.learning_rate, train.embedding_learning_rate, train.weight_decay)
     trainer = trainer_class(
+        optimizers=(optimizer, None),
         model=model,
         args=args,
         train_dataset=train_set,
