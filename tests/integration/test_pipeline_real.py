@@ -29,7 +29,7 @@ SHRUNK = [
 ]
 
 
-@pytest.mark.slow  # ~12 min on 2 idle cores: eight vLLM engine starts, llama.cpp's judge, the 135M model's steps
+@pytest.mark.slow  # not yet timed end to end (estimate 10-15 min on 2 idle cores: 8 vLLM engine starts, llama.cpp's judge)
 def test_the_real_preset_shrunk_runs_every_stage(tmp_path):
     pytest.importorskip("vllm", reason="the real preset's rollouts and evals run on the vLLM CPU engine")
     pytest.importorskip("llama_cpp", reason="the real preset's LLM judge runs on llama-cpp-python's server")
