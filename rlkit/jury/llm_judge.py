@@ -129,7 +129,7 @@ class LLMJudge:
         self.max_tokens = max_tokens
         self.cache = cache
         # Server-specific request fields, e.g. llama.cpp's `grammar`, which holds a small model to
-        # the answer line (answer_grammar); part of the cache key, since it changes the answers.
+        # the answer line (ANSWER_GRAMMARS); part of the cache key, since it changes the answers.
         self.extra_body = dict(extra_body or {})
         self.stats = LLMJudgeStats()
         self._sleep = sleep

@@ -36,10 +36,7 @@ def score_with_model(model: Any, sequences: Sequence[Sequence[int]]) -> list[lis
         if len(ids) < 2:
             raise ValueError(f"a sequence to score needs at least 2 tokens, got {len(ids)}")
         input_ids = torch.tensor([list(ids)], dtype=torch.long, device=model.device)
-        # Called from inside a training step, this may run under the trainer's bf16 autocast; the
-        # check compares weights, so score in the weights' own precision (the engine's is fp32).
-        with torch.autocast(device_type=model.device.type, enabled=False):
-            logits = model(input_ids=input_ids).logits[0, :-1].float()
+        logits = model(input_ids=input_ids).logits[0, :-1].float()
         logprobs = logits.log_softmax(-1).gather(-1, input_ids[0, 1:].unsqueeze(-1)).squeeze(-1)
         scores.append(logprobs.cpu().tolist())
     return scores
