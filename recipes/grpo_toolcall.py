@@ -96,6 +96,10 @@ class GRPOTrainSettings:
 
     max_steps: int = 60
     prompts_per_step: int = 4  # the batch is prompts_per_step × rollout.num_generations completions
+    # Completions per forward/backward pass (0: the whole batch in one). The batch is still generated
+    # and scored at once; only the loss is accumulated over micro-batches. Activations grow with
+    # rows x sequence length: 16 rows of ~700 tokens through SmolLM2-135M outgrew 24 GiB.
+    micro_batch_size: int = 0
     learning_rate: float = 2e-4
     lr_scheduler: str = "constant"
     loss_type: str = "dapo"  # TRL's loss types: dapo, grpo, dr_grpo, bnpo, cispo, sapo
@@ -187,10 +191,16 @@ def engine_rollout_func(config: GRPORecipeConfig, model, tokenizer, rows) -> Eng
 def grpo_args(config: GRPORecipeConfig, reward_weights: list[float]) -> GRPOConfig:
     """TRL's GRPOConfig from the recipe's rollout and train sections."""
     rollout, train, output_dir = config.rollout, config.train, Path(config.output_dir)
+    batch = train.prompts_per_step * rollout.num_generations
+    micro = train.micro_batch_size or batch
+    if micro < 0 or batch % micro:
+        raise ValueError(f"train.micro_batch_size ({micro}) must divide the batch of "
+                         f"train.prompts_per_step x rollout.num_generations = {batch} completions")
     return GRPOConfig(
         output_dir=str(output_dir),
         max_steps=train.max_steps,
-        per_device_train_batch_size=train.prompts_per_step * rollout.num_generations,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=batch // micro,  # TRL then generates the whole batch once per step
         num_generations=rollout.num_generations,
         max_completion_length=rollout.max_completion_length,
         temperature=rollout.temperature,

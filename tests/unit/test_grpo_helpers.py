@@ -73,3 +73,20 @@ def test_rollout_metrics_counts_loops_parse_errors_and_equivalence():
         [None] * 4,
     )
     assert metrics == pytest.approx({"loops/loop_rate": 0.25, "toolcall/parse_error_rate": 0.25, "toolcall/equivalence": 1 / 3})
+
+
+def test_grpo_micro_batches_accumulate_one_generated_batch():
+    from tests.recipes import load_recipe
+
+    recipe = load_recipe("grpo_toolcall")
+    config = recipe.GRPORecipeConfig()
+    config.train.prompts_per_step, config.rollout.num_generations, config.train.micro_batch_size = 4, 4, 4
+    args = recipe.grpo_args(config, [1.0])
+    # 16 completions generated once per step, trained 4 at a time over 4 accumulation steps
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (4, 4)
+    assert (args.generation_batch_size, args.steps_per_generation) == (16, 4)
+    config.train.micro_batch_size = 0
+    assert recipe.grpo_args(config, [1.0]).per_device_train_batch_size == 16
+    config.train.micro_batch_size = 5
+    with pytest.raises(ValueError, match="train.micro_batch_size"):
+        recipe.grpo_args(config, [1.0])
