@@ -109,7 +109,7 @@ class GRPOTrainSettings:
     save_steps: int = 0
     seed: int = 0
     num_threads: int = 1
-    bf16: bool = False  # bf16 autocast (~1.9x on AVX512-BF16 CPUs); with rollout.backend vllm_* the weight-sync check fails (0.19 nats, cause open)
+    bf16: bool = False  # bf16 autocast (~1.9x on AVX512-BF16 CPUs); the engines sample in fp32, the loss is computed in bf16
     report_to: str = "wandb"
     log_completions: bool = False
 

@@ -30,13 +30,20 @@ class LogprobScorer(Protocol):
 
 @torch.no_grad()
 def score_with_model(model: Any, sequences: Sequence[Sequence[int]]) -> list[list[float]]:
-    """Per-token logprobs (tokens 1..L-1 given their prefix) from a transformers causal LM, in fp32."""
+    """Per-token logprobs (tokens 1..L-1 given their prefix) from a transformers causal LM, in fp32.
+
+    Under mixed precision, accelerate's `prepare` replaces `model.forward` with one that enters
+    bf16 autocast itself, so a disabled autocast around the call changes nothing; the forward it
+    replaced (kept as `_original_forward`) computes in the weights' own dtype, as the engine does.
+    """
+    forward = model.__dict__.get("_original_forward", model.forward)
     scores = []
     for ids in sequences:
         if len(ids) < 2:
             raise ValueError(f"a sequence to score needs at least 2 tokens, got {len(ids)}")
         input_ids = torch.tensor([list(ids)], dtype=torch.long, device=model.device)
-        logits = model(input_ids=input_ids).logits[0, :-1].float()
+        with torch.autocast(device_type=model.device.type, enabled=False):
+            logits = forward(input_ids=input_ids).logits[0, :-1].float()
         logprobs = logits.log_softmax(-1).gather(-1, input_ids[0, 1:].unsqueeze(-1)).squeeze(-1)
         scores.append(logprobs.cpu().tolist())
     return scores

