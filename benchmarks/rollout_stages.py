@@ -17,7 +17,9 @@ Per model, in one run (each measurement in its own child process, one after anot
    HF's token for token, and where equal, their env replay rewards.
 
 llama.cpp samples an F32 GGUF export of the policy (rlkit.export: LFM2 and Llama); `--skip` leaves
-backends out of a run (reported). Writes benchmarks/results/rollout_stages.md.
+backends out of a run (reported). Writes benchmarks/results/rollout_stages.md after every
+measurement; each measurement's result is kept under `--work` (runs/rollout_stages), so rerunning the
+same command after a cut-off run measures only what is missing.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -210,6 +211,8 @@ def main() -> None:
     parser.add_argument("--child-episodes", nargs=4, metavar=("POLICY", "BACKEND", "OUT_JSON", "GGUF_DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--skip", default="", help="backends to leave out of this run, e.g. llamacpp")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--work", type=Path, default=REPO / "runs" / "rollout_stages",
+                        help="where runs and per-measurement results go; rerunning with the same folder resumes")
     args = parser.parse_args()
     if args.child_episodes:
         policy, backend, out_json, gguf_dir = args.child_episodes
@@ -217,34 +220,60 @@ def main() -> None:
         return
     args.sft_steps = {k: int(v) for k, v in (item.split("=") for item in args.sft.split(",") if item)}
     started = time.perf_counter()
-    sections = []
-    work = Path(tempfile.mkdtemp(prefix="rollout-stages-"))
+    sections: list[str] = []
+    skipped = {b for b in args.skip.split(",") if b}
+    notes = [f"left out of this run (--skip): {', '.join(sorted(skipped))}"] if skipped else []
+
+    def write_report(current: list[str]) -> str:
+        # after every measurement, so a cut-off run keeps what it measured (and a rerun resumes)
+        report = "\n".join(header(args, time.perf_counter() - started) + sections + current)
+        args.out.write_text(report)
+        return report
+
+    report = ""
     for name in [m for m in args.models.split(",") if m]:
-        out, logs = work / name, work / name / "logs"
-        logs.mkdir(parents=True)
-        policy = sft_policy(name, out / "sft", args.sft_steps.get(name, 0), logs)
-        skipped = {b for b in args.skip.split(",") if b}
-        notes = [f"left out of this run (--skip): {', '.join(sorted(skipped))}"] if skipped else []
-        dpo = {}
+        out = args.work / name.replace("/", "_")
+        logs = out / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        policy = measured(out / "sft.json", lambda: {"policy": sft_policy(name, out / "sft", args.sft_steps.get(name, 0), logs)})["policy"]
+        dpo: dict[str, dict] = {}
+        grpo: dict[str, dict] = {}
+        episodes: dict[str, dict] = {}
         for backend in [b for b in DPO_BACKENDS if b not in skipped]:
-            dpo[backend] = dpo_round(policy, backend, out / f"dpo-{backend}", logs, args.dpo_prompts)
+            dpo[backend] = measured(out / f"dpo-{backend}.json",
+                                    lambda: dpo_round(policy, backend, out / f"dpo-{backend}", logs, args.dpo_prompts))
             print(name, "dpo", backend, {k: v for k, v in dpo[backend].items() if k != "greedy"}, flush=True)
-        grpo = {}
+            report = write_report(model_section(name, policy, dpo, grpo, episodes, notes, args))
         for backend in [b for b in GRPO_BACKENDS if b not in skipped]:
-            grpo[backend] = grpo_steps(policy, backend, out / f"grpo-{backend}", logs, args.grpo_steps)
+            grpo[backend] = measured(out / f"grpo-{backend}.json",
+                                     lambda: grpo_steps(policy, backend, out / f"grpo-{backend}", logs, args.grpo_steps))
             print(name, "grpo", backend, grpo[backend], flush=True)
-        episodes = {}
+            report = write_report(model_section(name, policy, dpo, grpo, episodes, notes, args))
         for backend in [b for b in EPISODE_BACKENDS if b not in skipped]:
-            target = out / f"episodes-{backend}.json"
-            cmd = [sys.executable, __file__, "--episodes", str(args.episodes), "--child-episodes", policy, backend,
-                   str(target), str(out / "gguf")]
-            seconds, code = run(cmd, logs / f"episodes-{backend}.log")
-            episodes[backend] = json.loads(target.read_text()) if code == 0 else {"error": f"exit {code}"}
+            episodes[backend] = measured(out / f"episodes-{backend}.result.json",
+                                         lambda: episodes_child(policy, backend, out, logs, args.episodes))
             print(name, "episodes", backend, episodes[backend].get("seconds", episodes[backend].get("error")), flush=True)
+            report = write_report(model_section(name, policy, dpo, grpo, episodes, notes, args))
         sections += model_section(name, policy, dpo, grpo, episodes, notes, args)
-        report = "\n".join(header(args, time.perf_counter() - started) + sections)
-        args.out.write_text(report)  # after every model, so a cut-off run keeps what it measured
     print(report)
+
+
+def measured(result: Path, measure) -> dict:
+    """`measure()`'s result, saved to `result`; a rerun with the same --work reuses it (failures are retried)."""
+    if result.exists():
+        return json.loads(result.read_text())
+    value = measure()
+    if "error" not in value:
+        result.write_text(json.dumps(value))
+    return value
+
+
+def episodes_child(policy: str, backend: str, out: Path, logs: Path, n: int) -> dict:
+    """`n` greedy multi-turn episodes on `backend`, in a child process."""
+    target = out / f"episodes-{backend}.json"
+    cmd = [sys.executable, __file__, "--episodes", str(n), "--child-episodes", policy, backend, str(target), str(out / "gguf")]
+    seconds, code = run(cmd, logs / f"episodes-{backend}.log")
+    return json.loads(target.read_text()) if code == 0 else {"error": f"exit {code}"}
 
 
 def header(args, seconds: float) -> list[str]:
@@ -252,7 +281,7 @@ def header(args, seconds: float) -> list[str]:
     return ["# Rollout backends in the DPO and GRPO stages", "",
             f"`python benchmarks/rollout_stages.py --models {args.models} --dpo-prompts {args.dpo_prompts} "
             f"--grpo-steps {args.grpo_steps}` — {platform.machine()}, {os.cpu_count()} CPUs (shared), "
-            f"Python {platform.python_version()}, {seconds / 60:.1f} min in all, load average at the end "
+            f"Python {platform.python_version()}, {seconds / 60:.1f} min in this invocation (a resumed run reuses earlier ones), load average at the end "
             f"{os.getloadavg()[0]:.1f} (other jobs share the cores: absolute times are noisy, compare within a table). Each figure comes from its own child "
             "process, run one after another in this one run. vLLM is the CPU build (eager, fp32); llama.cpp runs an F32 "
             "GGUF export; training uses 1 thread. Wall times include model loading and engine start.", ""]
