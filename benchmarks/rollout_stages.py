@@ -164,7 +164,9 @@ def fmt(value, digits: int = 1) -> str:
 
 def model_section(name: str, policy: str, dpo: dict, grpo: dict, episodes: dict, notes: list[str], args) -> list[str]:
     """The Markdown tables of one model."""
-    lines = [f"## {name}", "", f"Starting policy: `{name}` after {args.sft_steps.get(name, 0)} SFT steps on env calls.", ""]
+    start = (f"`{policy}` (--start)" if name in args.start
+             else f"`{name}` after {args.sft_steps.get(name, 0)} SFT steps on env calls")
+    lines = [f"## {name}", "", f"Starting policy: {start}.", ""]
     lines += [f"### One DPO round: {args.dpo_prompts} prompts x (K=5 sampled + 1 greedy), 64 tokens, 2 DPO steps", "",
               "| rollout.backend | round wall s | sampling s | engine setup s | tokens | tok/s | pairs | vs hf (round wall) |",
               "|---|---|---|---|---|---|---|---|"]
@@ -209,6 +211,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=8)
     parser.add_argument("--sft", default="tiny-lfm2=60,smollm2-135m=30", help="SFT steps per model before measuring")
     parser.add_argument("--child-episodes", nargs=4, metavar=("POLICY", "BACKEND", "OUT_JSON", "GGUF_DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--start", default="", help="start a model from a trained folder instead of SFT here, "
+                        "e.g. smollm2-135m=runs/pipeline_real/sft/model")
     parser.add_argument("--skip", default="", help="backends to leave out of this run, e.g. llamacpp")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "rollout_stages",
@@ -219,6 +223,7 @@ def main() -> None:
         greedy_episodes(policy, backend, Path(out_json), args.episodes, Path(gguf_dir))
         return
     args.sft_steps = {k: int(v) for k, v in (item.split("=") for item in args.sft.split(",") if item)}
+    args.start = dict(item.split("=", 1) for item in args.start.split(",") if item)
     started = time.perf_counter()
     sections: list[str] = []
     skipped = {b for b in args.skip.split(",") if b}
@@ -235,7 +240,8 @@ def main() -> None:
         out = args.work / name.replace("/", "_")
         logs = out / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        policy = measured(out / "sft.json", lambda: {"policy": sft_policy(name, out / "sft", args.sft_steps.get(name, 0), logs)})["policy"]
+        policy = args.start.get(name) or measured(
+            out / "sft.json", lambda: {"policy": sft_policy(name, out / "sft", args.sft_steps.get(name, 0), logs)})["policy"]
         dpo: dict[str, dict] = {}
         grpo: dict[str, dict] = {}
         episodes: dict[str, dict] = {}
