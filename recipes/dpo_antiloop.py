@@ -200,6 +200,7 @@ def round_pairs(config: DPORecipeConfig, round_index: int, policy_path: str, jur
             engine = sampler["engine"].refresh(resolve_model_path(policy_path), model, probe)
             sampling = PairSettings(**{**vars(config.sampling), "seed": config.sampling.seed + 1000 * round_index})
             before = (engine.stats.seconds, engine.stats.tokens)  # a kept engine's counters span rounds
+            jury.reset_stats()  # the report counts this round's votes only, resumed or not
             build = build_pairs(rows, engine, jury, tokenizer, sampling, config.tool_style)
             report = {**build.report.as_dict(), "jury": jury.stats.as_dict(), "llm_judges": llm_stats(jury),
                       "rollout": {**sampler["engine"].last, "generate_s": engine.stats.seconds - before[0],

@@ -203,6 +203,13 @@ class Jury:
         self.stats = JuryStats()
         self._lock = threading.Lock()
 
+    def reset_stats(self) -> None:
+        """Start every counter over, the jury's and its judges' (a DPO round reports its own counts)."""
+        self.stats = JuryStats()
+        for judge in self.judges:
+            if hasattr(judge, "stats"):
+                judge.stats = type(judge.stats)()
+
     def rank(self, task: JudgeTask) -> JuryVerdict:
         """Ask every judge about `task`, aggregate, and pick best and worst."""
         votes = [self._ask(judge, task) for judge in self.judges]

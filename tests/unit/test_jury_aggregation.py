@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from rlkit.jury import Candidate, JudgeTask, Jury, Vote, aggregate, decide, rank_candidates
@@ -158,3 +160,23 @@ def test_jury_counts_the_outcomes_a_measured_judge_changed():
     agree.rank(_task(3))
     assert flip.stats.as_dict()["influence"] == {"llm": {"answered": 1, "outcome_changed": 1}}
     assert agree.stats.as_dict()["influence"] == {"llm": {"answered": 1, "outcome_changed": 0}}
+
+
+def test_reset_stats_starts_the_jury_and_its_judges_counters_over():
+    class _Counting(_Fixed):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.stats = Counter()
+
+        def judge(self, task):
+            self.stats["asked"] += 1
+            return super().judge(task)
+
+    counting = _Counting("llm", [1.0, 0.0])
+    jury = Jury([_Fixed("rules", [0.0, 1.0]), counting], quorum=1, measure_influence_of=["llm"])
+    jury.rank_many([_task(2), _task(2)])
+    assert jury.stats.tasks == 2 and counting.stats == Counter(asked=2)
+    jury.reset_stats()
+    jury.rank(_task(2))
+    assert jury.stats.tasks == 1 and jury.stats.votes == Counter(rules=1, llm=1) and counting.stats == Counter(asked=1)
+    assert jury.stats.as_dict()["influence"] == {"llm": {"answered": 1, "outcome_changed": 1}}
