@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -71,11 +72,11 @@ def sft_policy(model: str, out: Path, steps: int, logs: Path) -> str:
     return str(out / "model")
 
 
-def dpo_round(policy: str, backend: str, out: Path, logs: Path, prompts: int) -> dict:
+def dpo_round(policy: str, backend: str, out: Path, logs: Path, prompts: int, threads: int) -> dict:
     """One DPO round on `backend`: wall time and the pair report's rollout figures."""
     args = [f"model={policy}", f"output_dir={out}", "rounds=1", f"data.num_rows={prompts}", "sampling.k=5",
             "sampling.max_tokens=64", "train.steps_per_round=2", "train.batch_size=2", "jury.llm_judges=[]",
-            f"jury.cache_dir={out / 'judge'}", f"rollout.backend={backend}"]
+            f"jury.cache_dir={out / 'judge'}", f"rollout.backend={backend}", f"train.num_threads={threads}"]
     seconds, code = run([sys.executable, "recipes/dpo_antiloop.py", *args], logs / f"dpo-{backend}.log")
     if code:
         return {"error": f"exit {code} (see {logs / f'dpo-{backend}.log'})"}
@@ -86,12 +87,12 @@ def dpo_round(policy: str, backend: str, out: Path, logs: Path, prompts: int) ->
             "greedy": [(c["text"], c["score"]) for c in greedy]}
 
 
-def grpo_steps(policy: str, backend: str, out: Path, logs: Path, steps: int) -> dict:
+def grpo_steps(policy: str, backend: str, out: Path, logs: Path, steps: int, threads: int) -> dict:
     """`steps` multi-turn GRPO steps on `backend`: wall time, TRL's train_runtime, episode figures."""
     args = [f"model={policy}", f"output_dir={out}", "task=multi_turn", "data.num_rows=64", f"train.max_steps={steps}",
             "train.prompts_per_step=2", "rollout.num_generations=4", "rollout.max_completion_length=32",
             "rollout.max_turns=3", "rollout.max_episode_tokens=128", "dynamic_sampling.enabled=false",
-            "train.report_to=none", "train.logging_steps=1", f"rollout.backend={backend}"]
+            "train.report_to=none", "train.logging_steps=1", f"rollout.backend={backend}", f"train.num_threads={threads}"]
     seconds, code = run([sys.executable, "recipes/grpo_toolcall.py", *args], logs / f"grpo-{backend}.log")
     if code:
         return {"error": f"exit {code} (see {logs / f'grpo-{backend}.log'})"}
@@ -213,6 +214,7 @@ def main() -> None:
     parser.add_argument("--child-episodes", nargs=4, metavar=("POLICY", "BACKEND", "OUT_JSON", "GGUF_DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--start", default="", help="start a model from a trained folder instead of SFT here, "
                         "e.g. smollm2-135m=runs/pipeline_real/sft/model")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the DPO and GRPO children's training")
     parser.add_argument("--skip", default="", help="backends to leave out of this run, e.g. llamacpp")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "rollout_stages",
@@ -247,12 +249,12 @@ def main() -> None:
         episodes: dict[str, dict] = {}
         for backend in [b for b in DPO_BACKENDS if b not in skipped]:
             dpo[backend] = measured(out / f"dpo-{backend}.json",
-                                    lambda: dpo_round(policy, backend, out / f"dpo-{backend}", logs, args.dpo_prompts))
+                                    lambda: dpo_round(policy, backend, out / f"dpo-{backend}", logs, args.dpo_prompts, args.threads))
             print(name, "dpo", backend, {k: v for k, v in dpo[backend].items() if k != "greedy"}, flush=True)
             report = write_report(model_section(name, policy, dpo, grpo, episodes, notes, args))
         for backend in [b for b in GRPO_BACKENDS if b not in skipped]:
             grpo[backend] = measured(out / f"grpo-{backend}.json",
-                                     lambda: grpo_steps(policy, backend, out / f"grpo-{backend}", logs, args.grpo_steps))
+                                     lambda: grpo_steps(policy, backend, out / f"grpo-{backend}", logs, args.grpo_steps, args.threads))
             print(name, "grpo", backend, grpo[backend], flush=True)
             report = write_report(model_section(name, policy, dpo, grpo, episodes, notes, args))
         for backend in [b for b in EPISODE_BACKENDS if b not in skipped]:
@@ -285,12 +287,11 @@ def episodes_child(policy: str, backend: str, out: Path, logs: Path, n: int) -> 
 def header(args, seconds: float) -> list[str]:
     """The report's title, command and machine line."""
     return ["# Rollout backends in the DPO and GRPO stages", "",
-            f"`python benchmarks/rollout_stages.py --models {args.models} --dpo-prompts {args.dpo_prompts} "
-            f"--grpo-steps {args.grpo_steps}` — {platform.machine()}, {os.cpu_count()} CPUs (shared), "
+            f"`python {shlex.join(sys.argv)}` — {platform.machine()}, {os.cpu_count()} CPUs (shared), "
             f"Python {platform.python_version()}, {seconds / 60:.1f} min in this invocation (a resumed run reuses earlier ones), load average at the end "
             f"{os.getloadavg()[0]:.1f} (other jobs share the cores: absolute times are noisy, compare within a table). Each figure comes from its own child "
             "process, run one after another in this one run. vLLM is the CPU build (eager, fp32); llama.cpp runs an F32 "
-            "GGUF export; training uses 1 thread. Wall times include model loading and engine start.", ""]
+            f"GGUF export; training uses {args.threads} thread(s). Wall times include model loading and engine start.", ""]
 
 
 if __name__ == "__main__":
