@@ -98,7 +98,7 @@ class GRPOTrainSettings:
     prompts_per_step: int = 4  # the batch is prompts_per_step × rollout.num_generations completions
     # Completions per forward/backward pass (0: the whole batch in one). The batch is still generated
     # and scored at once; only the loss is accumulated over micro-batches. Activations grow with
-    # rows x sequence length: 16 rows of ~700 tokens through SmolLM2-135M outgrew 24 GiB.
+    # rows x sequence length: 16 rows of ~1,170 tokens through SmolLM2-135M outgrew 24 GiB.
     micro_batch_size: int = 0
     learning_rate: float = 2e-4
     lr_scheduler: str = "constant"

@@ -15,13 +15,17 @@ from pathlib import Path
 from typing import Any
 
 
-def cache_key(model: str, rubric: str, mode: str, prompt: Any, candidates: list[str]) -> str:
-    """A stable hex digest of everything that determines a judge's answer."""
-    payload = json.dumps(
-        {"model": model, "rubric": rubric, "mode": mode, "prompt": prompt, "candidates": candidates},
-        sort_keys=True,
-        ensure_ascii=False,
-    )
+def cache_key(model: str, rubric: str, mode: str, prompt: Any, candidates: list[str],
+              request_fields: dict[str, Any] | None = None) -> str:
+    """A stable hex digest of everything that determines a judge's answer.
+
+    `request_fields`: server-specific request fields that change answers (llama.cpp's `grammar`);
+    left out of the payload when empty, so keys made without them stay valid.
+    """
+    fields = {"model": model, "rubric": rubric, "mode": mode, "prompt": prompt, "candidates": candidates}
+    if request_fields:
+        fields["request_fields"] = request_fields
+    payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

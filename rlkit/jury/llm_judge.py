@@ -15,7 +15,6 @@ candidate (pointwise) or pair (pairwise) unscored and the vote says why. Answers
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import random
@@ -213,8 +212,7 @@ class LLMJudge:
 
     def _ask(self, messages: list[dict], conversation: str, candidates: list[str], parse: Callable[[str], Any]) -> Any:
         """One judged answer: from the cache, or the endpoint with retries; raises JudgeCallError."""
-        mode = self.mode + (json.dumps(self.extra_body, sort_keys=True) if self.extra_body else "")
-        key = cache_key(self.model, self.rubric, mode, conversation, candidates)
+        key = cache_key(self.model, self.rubric, self.mode, conversation, candidates, self.extra_body)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None and "answer" in hit:
